@@ -1,0 +1,153 @@
+"""The embedded pyoxigraph store on disk, with atomic builds.
+
+Layout of a store directory (``--store DIR`` / ``CQPM_STORE``)::
+
+    DIR/current             symlink to the live build (what every reader opens)
+    DIR/builds/<stamp>/     one pyoxigraph database per build
+    DIR/.build-<stamp>/     a build in progress (removed if it fails)
+
+A build writes a new database beside the live one and swaps the ``current`` symlink in one
+``os.replace`` (atomic on POSIX): readers see the old graph or the new one, never half of one, and a
+failed build leaves the previous store untouched.
+
+Queries see the union of all named graphs as their default graph (as ``oxigraph serve
+--union-default-graph`` does); ``GRAPH ?g`` still tells which source a triple came from.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from .config import Settings
+
+
+class StoreNotFoundError(FileNotFoundError):
+    """No built store at the given directory: run ``cqpm-graph build`` first."""
+
+    def __init__(self, store_dir: Path):
+        self.store_dir = store_dir
+        super().__init__(f"no graph store in {store_dir} (run `cqpm-graph build --store {store_dir}` first)")
+
+
+def live_path(store_dir: Path) -> Path:
+    """Directory of the live database (``DIR/current`` resolved), or raise :class:`StoreNotFoundError`."""
+    link = Path(store_dir) / "current"
+    if not link.exists():
+        raise StoreNotFoundError(Path(store_dir))
+    return link.resolve()
+
+
+def open_store(settings: Settings | Path, read_only: bool = True) -> ox.Store:
+    """Open the live store of *settings.store* (or of a store directory).
+
+    Read-only opening lets several readers (explorer workers, CLI queries) share the database while a
+    new build is written beside it.
+
+    :raises StoreNotFoundError: when no build has been made there yet.
+    """
+    store_dir = settings.store if isinstance(settings, Settings) else Path(settings)
+    path = live_path(store_dir)
+    return ox.Store.read_only(str(path)) if read_only else ox.Store(str(path))
+
+
+@contextlib.contextmanager
+def new_build(store_dir: Path) -> Iterator[ox.Store]:
+    """Yield an empty store to fill; on normal exit make it the live store, on error discard it.
+
+    The swap is an atomic ``os.replace`` of the ``current`` symlink; the build it replaces is then
+    deleted. Exceptions propagate after the half-written build is removed.
+    """
+    store_dir = Path(store_dir)
+    (store_dir / "builds").mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    work = store_dir / f".build-{stamp}"
+    final = store_dir / "builds" / stamp
+    store = ox.Store(str(work))
+    try:
+        yield store
+        store.flush()
+        store.optimize()
+        del store  # release the RocksDB lock before moving the files
+        os.replace(work, final)
+    except BaseException:
+        with contextlib.suppress(NameError):
+            del store
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    previous = (store_dir / "current").resolve() if (store_dir / "current").exists() else None
+    tmp_link = store_dir / f".current-{stamp}"
+    os.symlink(Path("builds") / stamp, tmp_link)
+    os.replace(tmp_link, store_dir / "current")
+    if previous is not None and previous != final and previous.parent == (store_dir / "builds").resolve():
+        shutil.rmtree(previous, ignore_errors=True)
+
+
+def query(store: ox.Store, sparql: str, **kwargs):
+    """Run a SPARQL query with the union of the named graphs as default graph.
+
+    Keyword arguments are passed to :meth:`pyoxigraph.Store.query` (``substitutions``,
+    ``default_graph``, ``named_graphs`` …); giving ``default_graph`` turns the union off, as the
+    SPARQL 1.1 Protocol's ``default-graph-uri`` requires.
+
+    :raises SyntaxError: for a malformed query (message from the SPARQL parser).
+    """
+    if "default_graph" not in kwargs:
+        kwargs.setdefault("use_default_graph_as_union", True)
+    return store.query(sparql, **kwargs)
+
+
+def term_to_python(term):
+    """Convert a pyoxigraph term to a plain Python value for tables and JSON.
+
+    IRIs and blank nodes become ``str``; literals become ``int`` / ``float`` / ``bool`` /
+    ``datetime.date`` for the XSD numeric, boolean and date types, else their lexical ``str``;
+    ``None`` stays ``None``.
+    """
+    if term is None:
+        return None
+    if isinstance(term, (ox.NamedNode, ox.BlankNode)):
+        return term.value
+    if isinstance(term, ox.Literal):
+        dt = term.datatype.value if term.datatype else ""
+        v = term.value
+        try:
+            if dt.endswith(("#integer", "#int", "#long", "#nonNegativeInteger", "#positiveInteger")):
+                return int(v)
+            if dt.endswith(("#decimal", "#double", "#float")):
+                return float(v)
+            if dt.endswith("#boolean"):
+                return v in ("true", "1")
+            if dt.endswith("#date"):
+                import datetime
+                return datetime.date.fromisoformat(v)
+        except ValueError:
+            return v
+        return v
+    return str(term)
+
+
+def select(store: ox.Store, sparql: str, **kwargs) -> list[dict]:
+    """Run a SELECT query and return its rows as ``{variable: python value}`` dicts (see
+    :func:`term_to_python`); unbound variables are absent from a row's dict.
+
+    :raises SyntaxError: for a malformed query; :raises TypeError: when it is not a SELECT.
+    """
+    result = query(store, sparql, **kwargs)
+    if not isinstance(result, ox.QuerySolutions):
+        raise TypeError("select() needs a SELECT query")
+    names = [v.value for v in result.variables]
+    rows = []
+    for solution in result:
+        row = {}
+        for name in names:
+            value = solution[name]
+            if value is not None:
+                row[name] = term_to_python(value)
+        rows.append(row)
+    return rows
