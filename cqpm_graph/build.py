@@ -1,0 +1,242 @@
+"""``cqpm-graph build``: parse → map → load → validate → swap, once, in that order.
+
+Reads the fiches (``data/fiches/*.txt``), the ROME v347 and NSF reference data (``data/reference/``)
+and the ontology (``ontology/*.ttl``); writes a new pyoxigraph store with one named graph per source,
+plus ``graph/build`` (build metadata as VoID / PROV); validates it with the SHACL shapes; and only then
+makes it the live store (see :mod:`cqpm_graph.store`). Any failure leaves the previous store untouched.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from . import __version__
+from .config import Settings
+from .fiche import parse_fiche
+from .mapping import FicheMapper
+from .model import Fiche
+from .rdfterms import RDF_TYPE, iri, lit
+from .resources import data_dir, ontology_dir
+from .store import new_build
+from .uris import CQPM, DCTERMS, PROV, SCHEMA, VOID, URIScheme
+
+Progress = Callable[[str], None]
+
+
+class BuildError(RuntimeError):
+    """The build could not complete; the message says which step and which file. The live store is unchanged."""
+
+
+@dataclass
+class BuildReport:
+    """What a build did.
+
+    :ivar fiches: the parsed fiches, in file-name order.
+    :ivar graphs: named graph IRI → number of triples.
+    :ivar counts: instances per class (``certifications``, ``blocs``, ``capacities`` …).
+    :ivar validation: the SHACL report (:class:`cqpm_graph.shacl.ValidationReport`) or ``None`` when skipped.
+    :ivar seconds: wall-clock duration of the build.
+    """
+
+    fiches: list[Fiche] = field(default_factory=list)
+    graphs: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    validation: object | None = None
+    seconds: float = 0.0
+
+    @property
+    def warnings(self):
+        """``[(source file name, ParseWarning)]`` over all fiches."""
+        return [(f.source_name, w) for f in self.fiches for w in f.warnings]
+
+
+COUNTED_CLASSES = {
+    "certifications": "Certification", "blocs": "CompetenceBlock", "capacities": "Capacity",
+    "activities": "Activity", "criteria": "EvaluationCriterion", "jobs": "Job",
+}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def parse_all(fiches_dir: Path, progress: Progress = lambda _m: None) -> list[Fiche]:
+    """Parse every ``*.txt`` fiche of *fiches_dir*, sorted by file name.
+
+    :raises BuildError: when the folder holds no fiche, or two fiches claim the same certification id.
+    :raises cqpm_graph.model.FicheParseError: for a fiche that cannot be read (names the file).
+    """
+    paths = sorted(p for p in Path(fiches_dir).glob("*.txt"))
+    if not paths:
+        raise BuildError(f"no fiche (*.txt) found in {fiches_dir}")
+    fiches, seen = [], {}
+    for path in paths:
+        fiche = parse_fiche(path)
+        if fiche.cert_id in seen:
+            raise BuildError(f"{path.name}: certification {fiche.cert_id} already read from {seen[fiche.cert_id]}")
+        seen[fiche.cert_id] = path.name
+        fiches.append(fiche)
+        progress(f"  {path.name}: {fiche.cert_id} — {len(fiche.blocs)} blocs, {len(fiche.capacities)} capacités"
+                 + (f", {len(fiche.warnings)} avertissement(s)" if fiche.warnings else ""))
+    return fiches
+
+
+def _load_triples(store: ox.Store, triples, graph: str) -> int:
+    g = iri(graph)
+    quads = [ox.Quad(t.subject, t.predicate, t.object, g) for t in triples]
+    store.bulk_extend(quads)
+    return len(quads)
+
+
+def build(settings: Settings, fiches_dir: Path | None = None, reference_dir: Path | None = None,
+          validate: bool = True, progress: Progress = lambda _m: None) -> BuildReport:
+    """Build a new store from the fiches and reference data and make it live.
+
+    :param settings: where the store lives and the base of data URIs.
+    :param fiches_dir: folder of fiches (default: the shipped ``data/fiches``).
+    :param reference_dir: folder holding ``rome-v347/`` and ``nsf/`` (default: shipped ``data/reference``).
+    :param validate: run the SHACL shapes on the new store before it goes live; a violation aborts.
+    :param progress: called with one human-readable line per step.
+    :returns: a :class:`BuildReport`.
+    :raises BuildError: on SHACL violations or inconsistent input (the live store is unchanged).
+    :raises cqpm_graph.model.FicheParseError: for an unreadable fiche (the live store is unchanged).
+    """
+    from .nsf import iter_nsf, nsf_subspeciality_triples
+    from .rome import iter_rome
+
+    started = time.monotonic()
+    fiches_dir = Path(fiches_dir) if fiches_dir else data_dir() / "fiches"
+    reference_dir = Path(reference_dir) if reference_dir else data_dir() / "reference"
+    uris = URIScheme(settings.base_uri)
+    report = BuildReport()
+
+    progress(f"[1/5] Lecture des fiches ({fiches_dir})")
+    report.fiches = parse_all(fiches_dir, progress)
+
+    with new_build(settings.store) as store:
+        progress("[2/5] Ontologie, ROME v347, NSF")
+        onto_graph = str(uris.graph("ontology"))
+        for ttl in sorted(ontology_dir().glob("*.ttl")):
+            store.bulk_load(path=str(ttl), format=ox.RdfFormat.TURTLE, to_graph=iri(onto_graph))
+        rome_graph = str(uris.graph("rome-v347"))
+        _load_triples(store, iter_rome(uris, reference_dir / "rome-v347"), rome_graph)
+        nsf_graph = str(uris.graph("nsf"))
+        _load_triples(store, iter_nsf(uris, reference_dir / "nsf"), nsf_graph)
+        lettered = {}
+        for fiche in report.fiches:
+            for code, label in fiche.nsf:
+                if code[-1:].isalpha():
+                    lettered.setdefault(code, label)
+        for code, label in sorted(lettered.items()):
+            try:
+                _load_triples(store, nsf_subspeciality_triples(uris, code, label), nsf_graph)
+            except ValueError as exc:
+                raise BuildError(f"NSF {code}: {exc}") from exc
+
+        progress("[3/5] Conversion des fiches en RDF")
+        mapper = FicheMapper(uris)
+        for fiche in report.fiches:
+            store.bulk_extend(mapper.map(fiche))
+
+        _write_build_metadata(store, uris, settings, report, fiches_dir, reference_dir, mapper)
+
+        if validate:
+            progress("[4/5] Validation SHACL")
+            from .shacl import graph_from_store, validate as shacl_validate
+            report.validation = shacl_validate(graph_from_store(store))
+            if not report.validation.conforms:
+                raise BuildError("SHACL validation failed; the previous store is kept:\n"
+                                 + report.validation.to_text())
+        progress("[5/5] Mise en service du nouveau graphe")
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _write_build_metadata(store: ox.Store, uris: URIScheme, settings: Settings, report: BuildReport,
+                          fiches_dir: Path, reference_dir: Path, mapper: FicheMapper) -> None:
+    """Describe the build in ``graph/build`` with VoID, PROV and schema.org terms only.
+
+    ``<base>dataset`` is a ``void:Dataset`` with a ``void:subset`` per named graph (each
+    ``prov:wasDerivedFrom`` its source document, with file names and SHA-256), ``void:triples`` per
+    graph, ``void:classPartition``s with entity counts, and ``prov:wasGeneratedBy`` a build activity
+    (start/end time) associated with the software used (name and version).
+    """
+    import pyshacl
+    import rdflib
+
+
+    g = iri(uris.graph("build"))
+    dataset = iri(f"{uris.base}dataset")
+    activity = iri(f"{uris.base}dataset#build")
+    quads: list[ox.Quad] = []
+
+    def add(s, p, o):
+        quads.append(ox.Quad(s, p, o, g))
+
+    def n(ns, local):
+        return ox.NamedNode(str(ns) + local)
+
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    add(dataset, RDF_TYPE, n(VOID, "Dataset"))
+    add(dataset, n(DCTERMS, "title"), lit("cqpm-graph — graphe des certifications professionnelles", "fr"))
+    add(dataset, n(DCTERMS, "created"), lit(now))
+    add(dataset, n(VOID, "uriSpace"), lit(uris.base))
+    add(dataset, n(PROV, "wasGeneratedBy"), activity)
+    add(activity, RDF_TYPE, n(PROV, "Activity"))
+    add(activity, n(PROV, "endedAtTime"), lit(now))
+    for name, version in (("cqpm-graph", __version__), ("Python", platform.python_version()),
+                          ("pyoxigraph", ox.__version__), ("rdflib", rdflib.__version__),
+                          ("pyshacl", pyshacl.__version__)):
+        agent = iri(f"{uris.base}dataset#software-{name.lower()}")
+        add(activity, n(PROV, "wasAssociatedWith"), agent)
+        add(agent, RDF_TYPE, n(PROV, "SoftwareAgent"))
+        add(agent, n(SCHEMA, "name"), lit(name))
+        add(agent, n(SCHEMA, "softwareVersion"), lit(version))
+
+    sources = [(str(uris.graph("fiche", f.cert_id)), mapper.source_of(f), f.source_path, f.sha256)
+               for f in report.fiches]
+    sources += [(str(uris.graph("rome-v347")), str(uris.source("rome-v347")), reference_dir / "rome-v347", None),
+                (str(uris.graph("nsf")), str(uris.source("nsf")), reference_dir / "nsf", None),
+                (str(uris.graph("ontology")), str(uris.source("ontology")), ontology_dir(), None)]
+    for graph, source, path, sha in sources:
+        gnode, snode = iri(graph), iri(source)
+        add(dataset, n(VOID, "subset"), gnode)
+        add(gnode, RDF_TYPE, n(VOID, "Dataset"))
+        add(gnode, n(PROV, "wasDerivedFrom"), snode)
+        add(snode, RDF_TYPE, n(CQPM, "SourceDocument"))
+        files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+        for f in files:
+            add(snode, n(DCTERMS, "source"), lit(f.name if path.is_file() else f"{path.name}/{f.name}"))
+        add(snode, n(CQPM, "sha256"), lit(sha or _sha256_many(files)))
+
+    for graph_node in list(store.named_graphs()):
+        count = sum(1 for _ in store.quads_for_pattern(None, None, None, graph_node))
+        report.graphs[graph_node.value] = count
+        add(graph_node, n(VOID, "triples"), lit(count))
+
+    counts_q = store.query("SELECT ?cls (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?cls } GROUP BY ?cls",
+                           use_default_graph_as_union=True)
+    by_class = {row["cls"].value: int(row["n"].value) for row in counts_q}
+    report.counts = {key: by_class.get(str(CQPM) + cls, 0) for key, cls in COUNTED_CLASSES.items()}
+    for key, cls in COUNTED_CLASSES.items():
+        part = iri(f"{uris.base}dataset#class-{cls}")
+        add(dataset, n(VOID, "classPartition"), part)
+        add(part, n(VOID, "class"), n(CQPM, cls))
+        add(part, n(VOID, "entities"), lit(report.counts[key]))
+    store.bulk_extend(quads)
+
+
+def _sha256_many(files: list[Path]) -> str:
+    """One digest over several files (name and bytes of each, in order)."""
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
