@@ -57,8 +57,12 @@ def open_store(settings: Settings | Path, read_only: bool = True) -> ox.Store:
 
 
 @contextlib.contextmanager
-def new_build(store_dir: Path) -> Iterator[ox.Store]:
-    """Yield an empty store to fill; on normal exit make it the live store, on error discard it.
+def new_build(store_dir: Path, from_live: bool = False) -> Iterator[ox.Store]:
+    """Yield a store to fill; on normal exit make it the live store, on error discard it.
+
+    :param from_live: start from a copy of the live store (a RocksDB checkpoint: hard links, cheap)
+        instead of an empty one — for incremental changes such as an import.
+    :raises StoreNotFoundError: with *from_live* when there is no live store yet.
 
     The swap is an atomic ``os.replace`` of the ``current`` symlink; the build it replaces is then
     deleted. Exceptions propagate after the half-written build is removed.
@@ -68,6 +72,8 @@ def new_build(store_dir: Path) -> Iterator[ox.Store]:
     stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     work = store_dir / f".build-{stamp}"
     final = store_dir / "builds" / stamp
+    if from_live:
+        ox.Store.read_only(str(live_path(store_dir))).backup(str(work))
     store = ox.Store(str(work))
     try:
         yield store

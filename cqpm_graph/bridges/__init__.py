@@ -1,0 +1,1 @@
+"""Bridges between certifications and gap analysis."""

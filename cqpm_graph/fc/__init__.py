@@ -1,0 +1,1 @@
+"""France Compétences open-data export (CSV and XML): read, map, import."""
