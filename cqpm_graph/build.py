@@ -231,6 +231,7 @@ def _write_build_metadata(store: ox.Store, uris: URIScheme, settings: Settings, 
         add(part, n(VOID, "class"), n(CQPM, cls))
         add(part, n(VOID, "entities"), lit(report.counts[key]))
     store.bulk_extend(quads)
+    report.graphs[g.value] = len(quads)
 
 
 def _sha256_many(files: list[Path]) -> str:
