@@ -11,7 +11,7 @@ import pyoxigraph as ox
 
 from .model import ACCESS_ROUTES, Fiche, Span
 from .rdfterms import RDF_TYPE, QuadSink, iri, lit, typed
-from .uris import CQPM, DCTERMS, PROV, SKOS, URIScheme, slugify
+from .uris import CQPM, DCTERMS, PROV, SKOS, URIScheme
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -40,7 +40,7 @@ CERTIFICATION_TYPES = {
     "CQP": "Certificat de qualification professionnelle",
 }
 
-#: Labels of the conventions collectives the fiches name, by IDCC number, when a fiche gives none.
+#: The two registers, as individuals of the ontology.
 REGISTRIES = {"RNCP": c("RNCP"), "RS": c("RS")}
 
 
@@ -277,7 +277,3 @@ class FicheMapper:
             return iri(self.uris.registration(fiche.cert_id))
         return None
 
-
-def organisation_key(name: str) -> str:
-    """Stable key of an organisation named only by its label (no SIRET): its slug."""
-    return slugify(name)
