@@ -252,3 +252,18 @@ def test_store_option_falls_back_on_environment(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["build", "--no-validate", "-q"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "env-store" / "current").exists()
+
+
+def test_built_graph_has_zero_violations_and_reports_the_real_inconsistencies(built_store):
+    report = built_store.build_report.validation
+    assert report is not None and report.conforms
+    assert report.counts_by_severity.get("Violation", 0) == 0
+    warned = {r.focus_node for r in report.results if r.severity.endswith("Warning")}
+    assert {f"{BASE}capacite/RNCP28229-C1", f"{BASE}capacite/RNCP19453-C1",
+            f"{BASE}capacite/RNCP19453-C2"} <= {str(f) for f in warned}
+
+
+def test_validate_cli_on_the_built_store(built_store):
+    result = CliRunner().invoke(cli, ["validate", "--store", str(built_store.store)])
+    assert result.exit_code == 0, result.output
+    assert "RNCP28229" in result.output
