@@ -479,3 +479,36 @@ def run(store: ox.Store, query: StoredQuery, params: dict[str, str] | None = Non
     terms = [dict(zip(variables, (t.subject, t.predicate, t.object))) for t in result]
     rows = [{k: store_mod.term_to_python(t) for k, t in row.items()} for row in terms]
     return QueryResult("construct", variables, rows, terms)
+
+
+def run_on(backend, query: StoredQuery, params: dict[str, str] | None = None) -> QueryResult:
+    """Run *query* on any :class:`cqpm_graph.backend.Backend` (or a pyoxigraph store).
+
+    On the embedded store this is :func:`run` (parameters as substitutions). On a remote endpoint the
+    text is :meth:`StoredQuery.render`\\ ed with ``VALUES`` for the parameters and sent with the SPARQL
+    1.1 Protocol; the answer is read into the same :class:`QueryResult`.
+
+    :raises QueryParameterError: for a missing or invalid parameter.
+    :raises SyntaxError: for a malformed query (``cqpm_graph.backend.BackendSyntaxError`` on a remote
+        endpoint, which is a ``SyntaxError``).
+    :raises cqpm_graph.backend.BackendError: when the endpoint fails or cannot be reached.
+    """
+    if isinstance(backend, ox.Store):
+        return run(backend, query, params)
+    if getattr(backend, "kind", None) == "embedded":
+        return run(backend.store, query, params)
+    from .backend import SPARQL_JSON, query_form
+    text = query.render(params)
+    if query_form(text) in ("construct", "describe"):
+        variables = ["subject", "predicate", "object"]
+        terms = [dict(zip(variables, (t.subject, t.predicate, t.object))) for t in backend.construct(text)]
+        rows = [{k: store_mod.term_to_python(t) for k, t in row.items()} for row in terms]
+        return QueryResult("construct", variables, rows, terms)
+    raw, _ = backend.raw(text, SPARQL_JSON)
+    parsed = ox.parse_query_results(raw, format=ox.QueryResultsFormat.JSON)
+    if isinstance(parsed, ox.QueryBoolean):
+        return QueryResult("ask", [], [], boolean=bool(parsed), _json=raw)
+    variables = [v.value for v in parsed.variables]
+    terms = [{v: s[v] for v in variables if s[v] is not None} for s in parsed]
+    rows = [{k: store_mod.term_to_python(t) for k, t in row.items()} for row in terms]
+    return QueryResult("select", variables, rows, terms, _json=raw)

@@ -43,7 +43,7 @@ def endpoint(tmp_path_factory):
     store_dir = tmp_path_factory.mktemp("sparql-store")
     with new_build(store_dir) as store:
         store.load(path=str(FIXTURE), format=ox.RdfFormat.TRIG)
-    app = create_app(Settings(store=store_dir))
+    app = create_app(Settings(store=store_dir, cache_dir=tmp_path_factory.mktemp("sparql-cache")))
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
     thread.start()
@@ -52,6 +52,7 @@ def endpoint(tmp_path_factory):
     finally:
         server.close()
         thread.join(timeout=5)
+        app.extensions["cqpm_graph"].queries.close()
 
 
 def wrapper(endpoint: str, query: str, fmt=JSON) -> SPARQLWrapper:
@@ -322,3 +323,221 @@ def test_named_graph_uri_limits_graph_patterns(endpoint):
 def test_from_clause_is_honoured(endpoint):
     query = PREFIXES + f"SELECT ?id FROM <{BASE}graph/fiche/RNCP28229> WHERE {{ ?c dcterms:identifier ?id }}"
     assert ids_of_json(requests.get(endpoint, params={"query": query}).json()) == ["RNCP28229"]
+
+
+# -- more formats, service description, CORS ---------------------------------------------------------
+
+def test_construct_rdf_xml(endpoint):
+    response = requests.get(endpoint, params={"query": CONSTRUCT_BLOCS}, headers={"Accept": "application/rdf+xml"})
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/rdf+xml")
+    assert len(rdflib.Graph().parse(data=response.text, format="xml")) == 6
+    assert requests.get(endpoint, params={"query": CONSTRUCT_BLOCS, "format": "rdf"}).headers[
+        "Content-Type"].startswith("application/rdf+xml")
+
+
+SD = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
+
+
+@pytest.mark.parametrize("accept, fmt", [(None, "turtle"), ("text/turtle", "turtle"),
+                                         ("application/ld+json", "json-ld"), ("application/rdf+xml", "xml"),
+                                         ("application/n-triples", "nt")])
+def test_service_description(endpoint, accept, fmt):
+    headers = {"Accept": accept} if accept else {}
+    response = requests.get(endpoint, headers=headers)
+    if accept is None:
+        response = requests.get(endpoint, headers={"Accept": ""})
+    assert response.status_code == 200, response.text
+    graph = rdflib.Graph().parse(data=response.text, format=fmt)
+    service = rdflib.URIRef(endpoint)
+    assert (service, rdflib.RDF.type, SD.Service) in graph
+    assert (service, SD.endpoint, service) in graph
+    assert (service, SD.supportedLanguage, SD.SPARQL11Query) in graph
+    assert (service, SD.feature, SD.UnionDefaultGraph) in graph
+    assert (service, SD.feature, SD.BasicFederatedQuery) not in graph  # SERVICE is off by default
+    names = {str(o) for o in graph.objects(None, SD.name)}
+    assert BASE + "graph/fiche/RNCP28229" in names
+    assert "Accept" in response.headers["Vary"]
+
+
+def test_cors_headers_on_answers_and_errors(endpoint):
+    origin = {"Origin": "https://example.org"}
+    for response in (requests.get(endpoint, params={"query": "ASK {}"}, headers=origin),
+                     requests.get(endpoint, params={"query": "SELECT WHERE {"}, headers=origin),
+                     requests.post(endpoint, data=INSERT.encode(), headers={**origin,
+                                                                            "Content-Type": "application/sparql-update"})):
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+    preflight = requests.options(endpoint, headers={**origin, "Access-Control-Request-Method": "POST",
+                                                    "Access-Control-Request-Headers": "content-type, accept"})
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "content-type" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    assert int(preflight.headers["Access-Control-Max-Age"]) > 0
+
+
+# -- other clients no one here wrote: rdflib's SPARQLStore, Comunica --------------------------------------
+
+def test_rdflib_sparqlstore(endpoint):
+    from rdflib.plugins.stores.sparqlstore import SPARQLStore
+    store = SPARQLStore(endpoint, returnFormat="json")
+    graph = rdflib.Graph(store=store)
+    rows = list(graph.query(SELECT_IDS))
+    assert [str(r.id) for r in rows] == ALL_IDS
+    bloc = rdflib.URIRef(BASE + "bloc/RNCP28229BC01")
+    labels = list(graph.objects(bloc, rdflib.SKOS.prefLabel))
+    assert rdflib.Literal("L'animation technique d'une équipe de production", lang="fr") in labels
+    assert graph.query(PREFIXES + 'ASK { ?c dcterms:identifier "RNCP28229" }').askAnswer is True
+    # rdflib's default store asks for RDF/XML or SPARQL XML results: fits every query form
+    default = rdflib.Graph(store=SPARQLStore(endpoint))
+    assert len(default.query(CONSTRUCT_BLOCS).graph) == 6
+    assert [str(r.id) for r in default.query(SELECT_IDS)] == ALL_IDS
+    with pytest.raises(TypeError):  # read-only store in rdflib, and refused by the server anyway
+        graph.add((bloc, rdflib.RDFS.label, rdflib.Literal("x")))
+
+
+def _comunica() -> list[str] | None:
+    import shutil
+    import subprocess
+    root = Path(__file__).resolve().parent.parent
+    local = root / "node_modules" / ".bin" / "comunica-sparql"
+    if shutil.which("node") is None:
+        return None
+    if not local.exists():
+        tools = root / "scripts" / "test-tools"
+        subprocess.run([str(tools)], check=True, cwd=root, timeout=600)
+    return [str(local)]
+
+
+def test_comunica_queries_the_endpoint(endpoint):
+    """Comunica (npm @comunica/query-sparql) finds the SPARQL endpoint from its URL alone (the service
+    description) and runs a SELECT, an ASK and a CONSTRUCT."""
+    import subprocess
+    command = _comunica()
+    if command is None:
+        pytest.skip("node is not installed: the Comunica client (npm) cannot run here")
+    result = subprocess.run(command + [endpoint, SELECT_IDS], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert sorted(json.loads(json.dumps(r))["id"].strip('"') for r in rows) == sorted(ALL_IDS)
+    ask = subprocess.run(command + [endpoint, PREFIXES + 'ASK { ?c dcterms:identifier "RNCP28229" }'],
+                         capture_output=True, text=True, timeout=120)
+    assert ask.returncode == 0 and ask.stdout.strip() == "true", ask.stderr
+    construct = subprocess.run(command + [endpoint, CONSTRUCT_BLOCS, "-t", "application/n-triples"],
+                               capture_output=True, text=True, timeout=120)
+    assert construct.returncode == 0, construct.stderr
+    assert len(rdflib.Graph().parse(data=construct.stdout, format="nt")) == 6
+
+
+# -- limits: time, result cap, SERVICE (on the real build) ----------------------------------------------
+
+ROME = BASE + "graph/rome-v347"
+SLOW = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{ROME}> {{ ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }} }}"
+
+
+@pytest.fixture(scope="module")
+def limited(built_store, tmp_path_factory):
+    """``/sparql`` on the real build with a 2 s time limit, a 100-row cap and SERVICE allowed only to the
+    server's own endpoint."""
+    import dataclasses
+    import socket
+
+    from waitress.server import create_server
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/sparql"
+    settings = dataclasses.replace(built_store, query_timeout=2.0, result_limit=100, service_allowlist=(url,),
+                                   query_workers=2, cache_dir=tmp_path_factory.mktemp("limited-cache"))
+    app = create_app(settings)
+    server = create_server(app, host="127.0.0.1", port=port, threads=6)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield url
+    finally:
+        server.close()
+        thread.join(timeout=5)
+        app.extensions["cqpm_graph"].queries.close()
+
+
+def test_slow_query_is_stopped_and_the_server_stays_responsive(limited):
+    import time
+    requests.get(limited, params={"query": "ASK {}"}, timeout=30)  # workers started
+    started = time.monotonic()
+    response = requests.get(limited, params={"query": SLOW}, timeout=30)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 503
+    assert "Délai dépassé" in response.text and "2 s" in response.text
+    assert elapsed < 2 + 1.5, elapsed
+    started = time.monotonic()
+    fast = requests.get(limited, params={"query": SELECT_IDS}, timeout=30)
+    assert fast.status_code == 200 and len(fast.json()["results"]["bindings"]) == 5
+    assert time.monotonic() - started < 1.5
+    # several slow ones at once do not block the pages either
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        slow = [pool.submit(requests.get, limited, params={"query": SLOW}, timeout=30) for _ in range(3)]
+        page = requests.get(limited.replace("/sparql", "/certification/RNCP28229.json"), timeout=30)
+        assert page.status_code == 200
+        assert all(f.result().status_code == 503 for f in slow)
+    assert requests.get(limited, params={"query": "ASK {}"}, timeout=30).json()["boolean"] is True
+
+
+def test_result_cap(limited):
+    query = f"SELECT ?s WHERE {{ GRAPH <{ROME}> {{ ?s a ?t }} }}"
+    response = requests.get(limited, params={"query": query})
+    assert response.status_code == 422
+    assert "plus de 100 lignes" in response.text and "LIMIT" in response.text
+    assert requests.get(limited, params={"query": query + " LIMIT 100"}).status_code == 200
+    construct = requests.get(limited, params={"query": f"CONSTRUCT {{ ?s a ?t }} WHERE {{ GRAPH <{ROME}> {{ ?s a ?t }} }}"})
+    assert construct.status_code == 422 and "triplets" in construct.text
+
+
+def test_service_allowed_for_the_allowlisted_endpoint(limited):
+    query = (f"PREFIX dcterms: <http://purl.org/dc/terms/> SELECT ?id WHERE {{ SERVICE <{limited}> "
+             f"{{ ?c dcterms:identifier ?id }} }} ORDER BY ?id")
+    response = requests.get(limited, params={"query": query}, timeout=30)
+    assert response.status_code == 200, response.text
+    assert "RNCP28229" in [b["id"]["value"] for b in response.json()["results"]["bindings"]]
+    description = rdflib.Graph().parse(data=requests.get(limited, headers={"Accept": "text/turtle"}).text,
+                                       format="turtle")
+    assert (rdflib.URIRef(limited), SD.feature, SD.BasicFederatedQuery) in description
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * WHERE { SERVICE <http://127.0.0.2:9/sparql> { ?s ?p ?o } }",
+    "SELECT * WHERE { SERVICE<http://127.0.0.2:9/sparql>{ ?s ?p ?o } }",
+    "select * where { service silent <http://127.0.0.2:9/sparql> { ?s ?p ?o } }",
+    "PREFIX e: <http://127.0.0.2:9/> SELECT * WHERE { SERVICE e:sparql { ?s ?p ?o } }",
+    "SELECT * WHERE { SERVICE <http://127.0.0.\\u0032:9/sparql> { ?s ?p ?o } }",
+    "SELECT * WHERE { VALUES ?x { <http://127.0.0.2:9/sparql> } SERVICE ?x { ?s ?p ?o } }",
+    "SELECT * WHERE { ?s ?p <http://e/a\u00a0#> . SERVICE <http://127.0.0.2:9/sparql> { ?s ?p ?o } }",
+    "PREFIX ex: <http://e/> SELECT * WHERE { ?s ?p ex:a\\#b . SERVICE <http://127.0.0.2:9/sparql> { ?s ?p ?o } }",
+    'SELECT * WHERE { BIND("x\\u0022" AS ?v) SERVICE <http://127.0.0.2:9/sparql> { ?s ?p ?o } BIND("" AS ?w) }',
+    "SELECT * WHERE { ?s ?p true.SERVICE <http://127.0.0.2:9/sparql> { ?s ?p ?o } }",
+    "BASE <http://127.0.0.2:9/> SELECT * WHERE { SERVICE <sparql> { ?s ?p ?o } }",
+    "SELECT * WHERE { SERVICE <http://127.0.0.1:1@127.0.0.2:9/sparql> { ?s ?p ?o } }",
+])
+def test_service_refused_for_other_endpoints(limited, query):
+    port = limited.split(":")[2].split("/")[0]
+    query = query.replace("127.0.0.1:1@", f"127.0.0.1:{port}@")
+    response = requests.get(limited, params={"query": query}, timeout=30)
+    assert response.status_code == 403, (query, response.status_code, response.text)
+    assert "SERVICE" in response.text
+
+
+def test_service_refused_by_default_names_the_setting(endpoint):
+    response = requests.get(endpoint, params={"query": f"SELECT * WHERE {{ SERVICE <{endpoint}> {{ ?s ?p ?o }} }}"})
+    assert response.status_code == 403 and "CQPM_SERVICE_ALLOWLIST" in response.text
+
+
+def test_free_query_page_has_the_same_limits(limited):
+    page = requests.get(limited.replace("/sparql", "/sparql/resultats"), params={"query": SLOW}, timeout=30)
+    assert page.status_code == 503 and "Délai dépassé" in html_text(page.text)
+    page = requests.get(limited.replace("/sparql", "/sparql/resultats"),
+                        params={"query": "SELECT * WHERE { SERVICE <http://127.0.0.2:9/> { ?s ?p ?o } }"})
+    assert page.status_code == 403
+
+
+def html_text(text: str) -> str:
+    import html
+    return html.unescape(text)

@@ -18,8 +18,10 @@ class Catalogue:
 
     :ivar queries: ``{name: StoredQuery}`` (objects with ``name, title, description, params, text``;
         each param has ``name, kind, description, required, pattern``).
-    :ivar runner: ``runner(store, stored_query, params: dict[str, str]) -> QueryResult`` (with
-        ``kind``, ``variables``, ``rows``) — :func:`cqpm_graph.queries.run`.
+    :ivar runner: ``runner(backend, stored_query, params: dict[str, str]) -> QueryResult`` (with
+        ``kind``, ``variables``, ``rows``) — :func:`cqpm_graph.queries.run_on` (works on the embedded
+        store and on a remote endpoint), or :func:`cqpm_graph.queries.run` when the module has no
+        ``run_on``.
     :ivar parameter_error: exception class raised for bad parameters (shown to the user as a 400).
     :ivar error: why the catalogue is unavailable, or ``None``.
     """
@@ -41,17 +43,17 @@ class Catalogue:
         except Exception as exc:  # a broken .rq file must not take the explorer down
             log.exception("cannot load the query catalogue")
             return cls(error=f"le catalogue de requêtes n'a pas pu être chargé : {exc}")
-        return cls(queries=dict(catalogue), runner=module.run,
+        return cls(queries=dict(catalogue), runner=getattr(module, "run_on", module.run),
                    parameter_error=getattr(module, "QueryParameterError", ValueError))
 
-    def run(self, store, name: str, params: dict[str, str]):
-        """Run the stored query *name* with *params*.
+    def run(self, backend, name: str, params: dict[str, str]):
+        """Run the stored query *name* with *params* on *backend* (:class:`cqpm_graph.backend.Backend`).
 
         :raises KeyError: unknown name. :raises parameter_error: bad or missing parameters.
         """
         if self.runner is None:
             raise KeyError(name)
-        return self.runner(store, self.queries[name], params)
+        return self.runner(backend, self.queries[name], params)
 
     def render(self, name: str, params: dict[str, str]) -> str | None:
         """The SPARQL text with *params* substituted, if the stored query can render itself."""

@@ -1,6 +1,7 @@
 """The data behind each explorer page, read from the store with SPARQL (see docs/data-model.md).
 
-Every function takes the pyoxigraph store and the :class:`~cqpm_graph.uris.URIScheme` and returns
+Every function takes the backend (:class:`cqpm_graph.backend.Backend`: the embedded store or a remote
+SPARQL endpoint; a bare pyoxigraph store is accepted too) and the :class:`~cqpm_graph.uris.URIScheme` and returns
 plain Python (``dict`` / ``list`` / ``str`` / ``int`` / ``bool`` / ``None``; dates as ISO strings), so the
 same structure renders the HTML page and its JSON twin.
 
@@ -22,7 +23,7 @@ from collections.abc import Iterable
 
 import pyoxigraph as ox
 
-from cqpm_graph.store import query as store_query
+from cqpm_graph.backend import Backend, as_backend
 from cqpm_graph.uris import CQPM, DCTERMS, PREFIXES, PROV, SKOS, URIScheme
 
 RDF = PREFIXES["rdf"]
@@ -60,11 +61,10 @@ def _values(var: str, iris: Iterable[str]) -> str:
     return f"VALUES ?{var} {{ {' '.join(_iri(i) for i in iris)} }}"
 
 
-def _solutions(store: ox.Store, sparql: str) -> list[dict[str, object]]:
-    """Run a SELECT (union default graph) and return rows of raw pyoxigraph terms."""
-    result = store_query(store, PROLOGUE + sparql)
-    names = [v.value for v in result.variables]
-    return [{n: s[n] for n in names if s[n] is not None} for s in result]
+def _solutions(store, sparql: str) -> list[dict[str, object]]:
+    """Run a SELECT (union default graph) on a :class:`cqpm_graph.backend.Backend` (or a pyoxigraph
+    store) and return rows of raw pyoxigraph terms."""
+    return as_backend(store).solutions(PROLOGUE + sparql)[1]
 
 
 def py(term):
@@ -159,7 +159,7 @@ def _prefer_fr(values: list):
     return values[0]
 
 
-def resources(store: ox.Store, iris: Iterable[str]) -> dict[str, Resource]:
+def resources(store: Backend | ox.Store, iris: Iterable[str]) -> dict[str, Resource]:
     """Fetch every triple (any graph) whose subject is one of *iris*; returns ``{iri: Resource}``
     with an (empty) entry for each requested IRI."""
     iris = sorted({i for i in iris if i})
@@ -174,7 +174,7 @@ def resources(store: ox.Store, iris: Iterable[str]) -> dict[str, Resource]:
 
 # -- certification list (home) ---------------------------------------------------------------------
 
-def list_certifications(store: ox.Store, uris: URIScheme) -> list[dict]:
+def list_certifications(store: Backend | ox.Store, uris: URIScheme) -> list[dict]:
     """Every certification: ``[{id, uri, title, short_title, type, type_label, registry, blocs,
     capacities, rome: [codes]}]`` sorted by identifier. Catalogue twin: ``certifications``."""
     rows = _solutions(store, """
@@ -213,7 +213,7 @@ def list_certifications(store: ox.Store, uris: URIScheme) -> list[dict]:
     return out
 
 
-def statistics(store: ox.Store) -> dict:
+def statistics(store: Backend | ox.Store) -> dict:
     """Counts for the home page: ``{certifications, blocs, capacities, jobs, rome, nsf}``."""
     counts = {}
     for key, pattern in (("certifications", "?x a cqpm:Certification"), ("blocs", "?x a cqpm:CompetenceBlock"),
@@ -226,7 +226,7 @@ def statistics(store: ox.Store) -> dict:
 
 # -- one certification -----------------------------------------------------------------------------
 
-def find_certification(store: ox.Store, uris: URIScheme, cert_id: str) -> tuple[str, str] | None:
+def find_certification(store: Backend | ox.Store, uris: URIScheme, cert_id: str) -> tuple[str, str] | None:
     """Resolve a page id (``RNCP28229``, ``rncp28229``, ``CQPM-…``) to ``(uri, canonical id)``."""
     candidates = [cert_id]
     if cert_id.upper() != cert_id:
@@ -274,7 +274,7 @@ ROUTE_ORDER = ("formation-initiale", "apprentissage", "formation-continue", "con
                "candidature-individuelle", "vae")
 
 
-def certification(store: ox.Store, uris: URIScheme, cert_id: str) -> dict | None:
+def certification(store: Backend | ox.Store, uris: URIScheme, cert_id: str) -> dict | None:
     """Everything the certification page shows, or ``None`` for an unknown id.
 
     Shape (keys always present; missing values are ``None`` or empty lists)::
@@ -418,7 +418,7 @@ def _bool(value):
     return value if isinstance(value, bool) else None
 
 
-def provenance(store: ox.Store, cert_uri: str, reference_uris: list[str], source_uris: list[str],
+def provenance(store: Backend | ox.Store, cert_uri: str, reference_uris: list[str], source_uris: list[str],
                rs: dict[str, Resource] | None = None) -> dict:
     """Where a certification's triples come from.
 
@@ -502,7 +502,7 @@ def _compact(iri: str) -> str:
 SCHEMES = {"rome": "romeCode", "nsf": "nsfCode"}
 
 
-def concept_page(store: ox.Store, uris: URIScheme, scheme: str, code: str) -> dict | None:
+def concept_page(store: Backend | ox.Store, uris: URIScheme, scheme: str, code: str) -> dict | None:
     """A ROME or NSF concept and the certifications that lead to it, or ``None`` when unknown.
 
     :param scheme: ``"rome"`` or ``"nsf"``.
@@ -574,7 +574,7 @@ def concept_page(store: ox.Store, uris: URIScheme, scheme: str, code: str) -> di
     }
 
 
-def concept_index(store: ox.Store, uris: URIScheme, scheme: str) -> dict:
+def concept_index(store: Backend | ox.Store, uris: URIScheme, scheme: str) -> dict:
     """The browse page of ROME or NSF: ``{scheme, used[{uri, code, label, certifications}],
     top[{uri, code, label}]}`` — codes the certifications use (with how many) and the top level of
     the nomenclature."""
@@ -646,7 +646,7 @@ def highlight(text: str, words: list[str]) -> list[tuple[str, bool]]:
     return segments
 
 
-def search(store: ox.Store, uris: URIScheme, q: str, limit: int = 100) -> dict:
+def search(store: Backend | ox.Store, uris: URIScheme, q: str, limit: int = 100) -> dict:
     """Keyword search over certification numbers, titles, blocs, capacities, activities, job titles and
     ROME codes. Every word must occur (accents and case ignored) in the same text.
 

@@ -33,7 +33,8 @@ def number_fr(value) -> str:
 
 
 def page_for_uri(uri: str | None) -> str | None:
-    """The explorer page of a data URI (certification, ROME, NSF), or ``None``."""
+    """The explorer page of a data URI (certification, bloc → its certification, ROME, NSF, any other kind →
+    its resource page), or ``None`` for an IRI outside the data base."""
     if not uri:
         return None
     from .context import uris
@@ -49,9 +50,9 @@ def page_for_uri(uri: str | None) -> str | None:
             return url_for("certification.show", cert_id=cert) + f"#bloc-{local}"
     if kind == "rome" and "/" not in local:
         return url_for("nomenclature.rome", code=local)
-    if kind == "nsf":
+    if kind == "nsf" and "/" not in local:
         return url_for("nomenclature.nsf", code=local)
-    return None
+    return url_for("lod.resource", kind=kind, local=local)
 
 
 def register(app: Flask) -> None:

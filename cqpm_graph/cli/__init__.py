@@ -1,7 +1,8 @@
 """The ``cqpm-graph`` command line: one verb per module of this package.
 
 Each verb module defines a ``command`` (a :class:`click.Command`) and uses :func:`settings_options`
-so that every verb takes ``--store DIR`` (env ``CQPM_STORE``) and ``--base-uri`` (env ``CQPM_BASE_URI``).
+so that every verb takes ``--store DIR`` (env ``CQPM_STORE``), ``--base-uri`` (env ``CQPM_BASE_URI``) and
+``--endpoint URL`` (env ``CQPM_ENDPOINT``: read a remote SPARQL endpoint instead of the embedded store).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import click
 from .. import __version__
 from ..config import Settings
 
-VERBS = ("build", "validate", "query", "export", "serve")
+VERBS = ("build", "validate", "query", "export", "serve", "publish")
 
 
 def settings_options(func):
@@ -25,12 +26,16 @@ def settings_options(func):
                   help="Store directory (env CQPM_STORE; default: per-user data directory).")
     @click.option("--base-uri", "base_uri", default=None, metavar="URI",
                   help="Base of the data URIs (env CQPM_BASE_URI; default https://w3id.org/cqpm/id/).")
+    @click.option("--endpoint", "endpoint", default=None, metavar="URL",
+                  help="Query this SPARQL 1.1 endpoint instead of the embedded store (env CQPM_ENDPOINT); "
+                       "its default graph must be the union of the named graphs.")
     @functools.wraps(func)
-    def wrapper(*args, store=None, base_uri=None, **kwargs):
+    def wrapper(*args, store=None, base_uri=None, endpoint=None, **kwargs):
         try:
-            settings = Settings.from_env(store=store, base_uri=base_uri)
+            settings = Settings.from_env(store=store, base_uri=base_uri, endpoint=endpoint)
         except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--base-uri") from exc
+            hint = "--endpoint" if "ENDPOINT" in str(exc) else "--base-uri"
+            raise click.BadParameter(str(exc), param_hint=hint) from exc
         return func(*args, settings=settings, **kwargs)
 
     return wrapper

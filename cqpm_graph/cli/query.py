@@ -59,7 +59,8 @@ def _format_catalogue(catalogue: dict[str, q.StoredQuery]) -> str:
               help="Print the query text with the parameter values inlined (VALUES) instead of running it.")
 @settings_options
 def command(name, param_values, fmt, max_width, list_only, show_sparql, settings) -> None:
-    """Run the named query NAME (see --list) or the SPARQL query in FILE on the built store."""
+    """Run the named query NAME (see --list) or the SPARQL query in FILE on the built store
+    (or on the SPARQL endpoint given by --endpoint / CQPM_ENDPOINT)."""
     try:
         catalogue = q.load_catalogue()
     except q.QueryHeaderError as exc:
@@ -90,16 +91,25 @@ def command(name, param_values, fmt, max_width, list_only, show_sparql, settings
         click.echo(text, nl=not text.endswith("\n"))
         return
 
-    try:
-        store = open_store(settings)
-    except StoreNotFoundError as exc:
-        raise QueryCliError(str(exc)) from exc
-    except OSError as exc:
-        raise QueryCliError(f"cannot open the graph store in {settings.store}: {exc}") from exc
-    try:
-        result = q.run(store, stored, params)
-    except SyntaxError as exc:
-        raise QueryCliError(f"SPARQL syntax error in {stored.path or stored.name}: {exc}") from exc
+    if settings.endpoint:  # a remote SPARQL endpoint (--endpoint / CQPM_ENDPOINT), see cqpm_graph.backend
+        from ..backend import BackendError, backend_for
+        try:
+            result = q.run_on(backend_for(settings), stored, params)
+        except SyntaxError as exc:
+            raise QueryCliError(f"SPARQL syntax error in {stored.path or stored.name}: {exc}") from exc
+        except (BackendError, ValueError) as exc:
+            raise QueryCliError(str(exc)) from exc
+    else:
+        try:
+            store = open_store(settings)
+        except StoreNotFoundError as exc:
+            raise QueryCliError(str(exc)) from exc
+        except OSError as exc:
+            raise QueryCliError(f"cannot open the graph store in {settings.store}: {exc}") from exc
+        try:
+            result = q.run(store, stored, params)
+        except SyntaxError as exc:
+            raise QueryCliError(f"SPARQL syntax error in {stored.path or stored.name}: {exc}") from exc
 
     if fmt == "json":
         click.echo(result.to_json())

@@ -1,12 +1,13 @@
 """ROME and NSF pages: ``/rome/``, ``/rome/<code>``, ``/nsf/``, ``/nsf/<code>`` (+ ``.json`` twins)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, render_template
+from flask import Blueprint, abort, jsonify, make_response, render_template
 
 from cqpm_graph.uris import NSF_RE, ROME_RE
 
 from .. import data
-from ..context import store, uris
+from ..context import backend, uris
+from .lod import page_lod, rdf_response
 
 bp = Blueprint("nomenclature", __name__)
 
@@ -17,7 +18,7 @@ PATTERNS = {"rome": ROME_RE, "nsf": NSF_RE}
 def _concept(scheme: str, code: str) -> dict:
     if not PATTERNS[scheme].match(code):
         abort(404, description=f"« {code} » n'est pas un code {NAMES[scheme]}.")
-    concept = data.concept_page(store(), uris(), scheme, code)
+    concept = data.concept_page(backend(), uris(), scheme, code)
     if concept is None:
         abort(404, description=f"Le code {NAMES[scheme]} {code} n'est pas dans le graphe.")
     return concept
@@ -26,11 +27,18 @@ def _concept(scheme: str, code: str) -> dict:
 def _page(scheme: str, code: str):
     if code.endswith(".json"):
         return jsonify(_concept(scheme, code[:-5]))
-    return render_template("concept.html", concept=_concept(scheme, code), scheme_name=NAMES[scheme])
+    rdf = rdf_response(scheme, code)  # ?format= / Accept: the concept as RDF
+    if rdf is not None:
+        return rdf
+    concept = _concept(scheme, code)
+    response = make_response(render_template("concept.html", concept=concept, scheme_name=NAMES[scheme],
+                                             lod=page_lod(scheme, code)))
+    response.vary.add("Accept")
+    return response
 
 
 def _index(scheme: str):
-    return render_template("concept_index.html", index=data.concept_index(store(), uris(), scheme),
+    return render_template("concept_index.html", index=data.concept_index(backend(), uris(), scheme),
                            scheme_name=NAMES[scheme])
 
 

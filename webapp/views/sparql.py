@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 
-from ..context import explorer, store
-from ..protocol import (GRAPH_FORMATS, RESULT_FORMATS, ProtocolError, execute, kind_of, negotiate,
-                        serialize)
+from cqpm_graph.backend import BackendError
+
+from ..context import backend, explorer
+from ..protocol import GRAPH_FORMATS, RESULT_FORMATS, ProtocolError, negotiate, service_description
 
 bp = Blueprint("sparql", __name__)
 
@@ -40,24 +41,76 @@ def _text_response(status: int, message: str) -> Response:
     return Response(message.rstrip("\n") + "\n", status=status, mimetype="text/plain")
 
 
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Content-Type, Content-Length, Vary",
+}
+
+
 @bp.route("/sparql", methods=["GET", "POST", "OPTIONS"])
 def endpoint():
     """SPARQL 1.1 Protocol query operation (GET ``?query=``, POST form, POST ``application/sparql-query``);
-    the SPARQL page for a browser GET without ``query``. Always ``Vary: Accept``; CORS open (read-only)."""
+    the SPARQL page for a browser GET without ``query``; the service description (RDF) for other GETs
+    without ``query``. Always ``Vary: Accept``; CORS open (read-only)."""
     if request.method == "OPTIONS":  # CORS preflight (e.g. a POST of application/sparql-query from a web page)
         response = Response(status=204)
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept"
+        response.headers["Access-Control-Allow-Headers"] = (
+            request.headers.get("Access-Control-Request-Headers") or "Content-Type, Accept")
         response.headers["Access-Control-Max-Age"] = "86400"
         response.headers["Access-Control-Allow-Origin"] = "*"
+        response.vary.add("Access-Control-Request-Headers")
         return response
     try:
         response = _protocol()
     except ProtocolError as exc:
         response = _text_response(exc.status, exc.message)
+        if exc.status == 503:
+            response.headers["Retry-After"] = "5"
     response.vary.add("Accept")
-    response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    for key, value in CORS_HEADERS.items():
+        response.headers.setdefault(key, value)
     return response
+
+
+def _wants_description() -> bool:
+    """A GET without ``query`` whose ``Accept`` takes RDF (or anything): the service description."""
+    accept = request.accept_mimetypes
+    if not accept:
+        return True
+    types = [f.media_type for f in GRAPH_FORMATS]
+    explicit = [v for v, q in accept if q > 0]
+    return bool(accept.best_match(types)) and not all(v.startswith("application/sparql-results") for v in explicit)
+
+
+def _service_description() -> Response:
+    from cqpm_graph.uris import PREFIXES
+
+    import pyoxigraph as ox
+    fmt = negotiate(GRAPH_FORMATS, request.accept_mimetypes, request.args.getlist("format"))
+    ex = explorer()
+    key = ("service-description", ex.backend.build_id())
+    graphs = ex.cache.memo(key, lambda: _graph_sizes())
+    triples = service_description(url_for("sparql.endpoint", _external=True), graphs,
+                                  bool(ex.settings.service_allowlist), ex.settings.query_timeout,
+                                  ex.settings.result_limit)
+    prefixes = dict(PREFIXES, sd="http://www.w3.org/ns/sparql-service-description#", void="http://rdfs.org/ns/void#")
+    body = ox.serialize(triples, format=fmt.ox_format,
+                        prefixes=prefixes if fmt.ox_format == ox.RdfFormat.TURTLE else None)
+    return Response(body, content_type=fmt.content_type)
+
+
+def _graph_sizes() -> dict[str, int | None]:
+    """Named graph → triples, from ``graph/build`` (``void:triples``), for every named graph."""
+    b = backend()
+    sizes: dict[str, int | None] = {g: None for g in b.named_graphs()}
+    try:
+        for row in b.select("SELECT ?g ?n WHERE { ?g <http://rdfs.org/ns/void#triples> ?n }"):
+            if row.get("g") in sizes and isinstance(row.get("n"), int):
+                sizes[row["g"]] = row["n"]
+    except BackendError:  # pragma: no cover - the sizes are a nicety
+        pass
+    return sizes
 
 
 def _protocol() -> Response:
@@ -69,6 +122,8 @@ def _protocol() -> Response:
         if not queries:
             if _wants_page():
                 return Response(sparql_page())
+            if _wants_description():
+                return _service_description()
             raise ProtocolError(400, "Paramètre « query » manquant (SPARQL 1.1 Protocol).")
         default_graphs, named_graphs = params.getlist("default-graph-uri"), params.getlist("named-graph-uri")
         format_params = params.getlist("format") + params.getlist("output")
@@ -101,14 +156,15 @@ def _protocol() -> Response:
     if len(queries) > 1:
         raise ProtocolError(400, "Un seul paramètre « query » est permis.")
 
-    result = execute(store(), queries[0], default_graphs, named_graphs)
-    formats = GRAPH_FORMATS if kind_of(result) == "graph" else RESULT_FORMATS
+    service = explorer().queries
+    text = queries[0]
+    kind = service.kind_of(text)
+    formats = GRAPH_FORMATS if kind == "graph" else RESULT_FORMATS
     fmt = negotiate(formats, request.accept_mimetypes, format_params)
-    try:
-        body = serialize(result, fmt)
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise ProtocolError(500, f"Erreur pendant l'évaluation de la requête : {exc}") from exc
-    return Response(body, status=200, content_type=fmt.content_type)
+    answer = service.run(text, fmt.media_type, default_graphs, named_graphs)
+    if answer.media_type != fmt.media_type:  # the lexer guessed the kind wrong: say what we send
+        fmt = next((f for f in GRAPH_FORMATS + RESULT_FORMATS if f.media_type == answer.media_type), fmt)
+    return Response(answer.body, status=200, content_type=fmt.content_type)
 
 
 def sparql_page(query: str | None = None) -> str:
@@ -143,9 +199,11 @@ def term_view(term) -> dict:
     return {"kind": "literal", "value": str(term)}
 
 
-def _table(result) -> dict:
-    """``{kind, variables, rows (list of lists of term views), truncated, boolean}`` for a raw result."""
-    kind = kind_of(result)
+def _table(answer) -> dict:
+    """``{kind, variables, rows (list of lists of term views), truncated, boolean}`` for an
+    :class:`~cqpm_graph.webapp.protocol.Answer` (canonical format)."""
+    kind = answer.kind
+    result = answer.parsed()
     if kind == "ask":
         return {"kind": kind, "boolean": bool(result), "variables": [], "rows": [], "truncated": False}
     if kind == "select":
@@ -157,30 +215,25 @@ def _table(result) -> dict:
                 break
             rows.append([term_view(solution[v]) for v in variables])
         return {"kind": kind, "variables": variables, "rows": rows, "truncated": truncated, "boolean": None}
-    rows, truncated = [], False
-    for i, triple in enumerate(result):
-        if i >= MAX_HTML_ROWS:
-            truncated = True
-            break
-        rows.append([term_view(triple.subject), term_view(triple.predicate), term_view(triple.object)])
-    return {"kind": kind, "variables": ["sujet", "prédicat", "objet"], "rows": rows, "truncated": truncated,
-            "boolean": None}
+    rows = [[term_view(t.subject), term_view(t.predicate), term_view(t.object)] for t in result[:MAX_HTML_ROWS]]
+    return {"kind": kind, "variables": ["sujet", "prédicat", "objet"], "rows": rows,
+            "truncated": len(result) > MAX_HTML_ROWS, "boolean": None}
 
 
 @bp.get("/sparql/resultats")
 def results_page():
-    """``/sparql/resultats?query=``: run a free query and show an HTML table (first 1000 rows), with links
-    to download the full result from ``/sparql``."""
+    """``/sparql/resultats?query=``: run a free query (same checks and limits as ``/sparql``) and show an
+    HTML table (first 1000 rows), with links to download the full result from ``/sparql``."""
     query = request.args.get("query", "")
     if not query.strip():
         return Response(sparql_page())
     table, error, status = None, None, 200
     try:
-        table = _table(execute(store(), query))
+        service = explorer().queries
+        service.check(query)
+        table = _table(service.run(query, None))
     except ProtocolError as exc:
         error, status = exc.message, exc.status
-    except (OSError, RuntimeError, ValueError) as exc:
-        error, status = f"Erreur pendant l'évaluation de la requête : {exc}", 500
     downloads = _downloads(query, table["kind"] if table else "select")
     return render_template("sparql_results.html", query=query, table=table, error=error,
                            downloads=downloads), status
@@ -218,13 +271,15 @@ def stored_query(name: str):
     if submitted:
         given = {k: v for k, v in values.items() if v}
         try:
-            result = catalogue.run(store(), name, given)
+            result = catalogue.run(backend(), name, given)
             table = _query_result_table(result)
             rendered = catalogue.render(name, given)
         except catalogue.parameter_error as exc:
             error, status = str(exc), 400
         except SyntaxError as exc:
             error, status = f"Requête SPARQL invalide : {exc}", 500
+        except BackendError as exc:
+            error, status = f"Erreur pendant l'évaluation de la requête : {exc.message}", exc.status
         except (OSError, RuntimeError) as exc:
             error, status = f"Erreur pendant l'évaluation de la requête : {exc}", 500
     downloads = _downloads(rendered, table["kind"] if table else "select") if table else []
