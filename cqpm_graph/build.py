@@ -107,6 +107,8 @@ def build(settings: Settings, fiches_dir: Path | None = None, reference_dir: Pat
     :returns: a :class:`BuildReport`.
     :raises BuildError: on SHACL violations or inconsistent input (the live store is unchanged).
     :raises cqpm_graph.model.FicheParseError: for an unreadable fiche (the live store is unchanged).
+    :raises cqpm_graph.fc.errors.FCExportError: when a France Compétences export kept by ``import-fc``
+        under ``<store>/imports/`` is missing or altered (the live store is unchanged).
     """
     from .nsf import iter_nsf, nsf_subspeciality_triples
     from .rome import iter_rome
@@ -144,6 +146,9 @@ def build(settings: Settings, fiches_dir: Path | None = None, reference_dir: Pat
         mapper = FicheMapper(uris)
         for fiche in report.fiches:
             store.bulk_extend(mapper.map(fiche))
+        # France Compétences exports imported with `import-fc` survive a rebuild.
+        from .fc.importer import reapply_imports
+        reapply_imports(store, uris, settings.store, progress)
 
         _write_build_metadata(store, uris, settings, report, fiches_dir, reference_dir, mapper)
 
@@ -216,10 +221,11 @@ def _write_build_metadata(store: ox.Store, uris: URIScheme, settings: Settings, 
             add(snode, n(DCTERMS, "source"), lit(f.name if path.is_file() else f"{path.name}/{f.name}"))
         add(snode, n(CQPM, "sha256"), lit(sha or _sha256_many(files)))
 
-    for graph_node in list(store.named_graphs()):
-        count = sum(1 for _ in store.quads_for_pattern(None, None, None, graph_node))
-        report.graphs[graph_node.value] = count
-        add(graph_node, n(VOID, "triples"), lit(count))
+    # One aggregate query: counting quads graph by graph in Python takes ~30 s at national scale.
+    for row in store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"):
+        count = int(row["n"].value)
+        report.graphs[row["g"].value] = count
+        add(row["g"], n(VOID, "triples"), lit(count))
 
     counts_q = store.query("SELECT ?cls (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?cls } GROUP BY ?cls",
                            use_default_graph_as_union=True)

@@ -112,7 +112,7 @@ class FicheMapper:
             if label:
                 out.add(node, ALT, lit(label, "fr"))
         for code, label in fiche.formacodes:
-            out.add(cert, c("formacode"), iri(f"{u.base}formacode/{code}"))
+            out.add(cert, c("formacode"), iri(u.formacode(code)))
         if fiche.summary:
             out.add(cert, c("summary"), lit(fiche.summary, "fr"))
         if fiche.sectors:

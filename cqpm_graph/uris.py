@@ -58,7 +58,7 @@ PREFIXES = {
 # Kinds of data resources, each one a path segment under the base.
 KINDS = ("certification", "bloc", "capacite", "activite", "critere", "emploi", "acces",
          "enregistrement", "organisation", "rome", "nsf", "idcc", "voie-acces", "type",
-         "scheme", "graph", "source")
+         "scheme", "graph", "source", "niveau", "formacode", "habilitation", "partenariat")
 
 RNCP_RE = re.compile(r"^(RNCP|RS)(\d+)$")
 BLOC_RE = re.compile(r"^((?:RNCP|RS)\d+)BC(\d{2,})$")
@@ -184,3 +184,21 @@ class URIScheme:
         if kind not in KINDS or not local:
             return None
         return kind, local
+
+    # -- France Compétences export terms (cqpm_graph.fc) ---------------------------------------
+    def level(self, code: str) -> URIRef:
+        """``niveau/NIV3``: a level of the national framework (EQF level), in ``scheme/niveau``."""
+        return self._mint("niveau", code)
+
+    def formacode(self, code: str) -> URIRef:
+        """``formacode/42872``: a Formacode (Centre Inffo), in ``scheme/formacode``."""
+        return self._mint("formacode", code)
+
+    def habilitation(self, code: str) -> URIRef:
+        """``habilitation/HABILITATION_ORGA_FORM``: a kind of partner habilitation, in ``scheme/habilitation``."""
+        return self._mint("habilitation", code)
+
+    def partnership(self, cert_id: str, key: str) -> URIRef:
+        """``partenariat/RS6117-31504294500032``: one partner's habilitation for one certification
+        (*key*: the partner's SIRET, or the slug of its name when it has none)."""
+        return self._mint("partenariat", f"{cert_id}-{key}")

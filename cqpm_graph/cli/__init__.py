@@ -16,7 +16,7 @@ import click
 from .. import __version__
 from ..config import Settings
 
-VERBS = ("build", "validate", "query", "export", "serve", "publish")
+VERBS = ("build", "import-fc", "validate", "query", "export", "serve", "publish")
 
 
 def settings_options(func):
@@ -51,7 +51,7 @@ def cli() -> None:
 
 
 for _verb in VERBS:
-    _module = importlib.import_module(f".{_verb}", __name__)
+    _module = importlib.import_module(f".{_verb.replace('-', '_')}", __name__)
     cli.add_command(_module.command, name=_verb)
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from ..build import BuildError, build
+from ..fc.errors import FCExportError
 from ..model import FicheParseError
 from . import settings_options
 
@@ -30,7 +31,7 @@ def command(fiches_dir, reference_dir, no_validate, quiet, settings) -> None:
     try:
         report = build(settings, fiches_dir=fiches_dir, reference_dir=reference_dir,
                        validate=not no_validate, progress=progress)
-    except (FicheParseError, BuildError) as exc:
+    except (FicheParseError, BuildError, FCExportError) as exc:
         raise click.ClickException(f"build failed, store unchanged: {exc}") from exc
     if quiet:
         return

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Benchmark: import of a national-scale France Compétences export, rebuild, full SHACL validation.
+
+    .venv/bin/python benchmarks/bench_import.py [--fiches 25000] [--format xml|csv] [--workdir DIR]
+
+Steps, each in its own process so that its peak RSS (``resource.getrusage``, self + children) is its own:
+
+1. generate the synthetic export (``cqpm_graph.fc.synthetic``) into a temporary directory;
+2. ``cqpm-graph build`` of the shipped fiches (set-up, not timed in the target);
+3. ``import``: :func:`cqpm_graph.fc.importer.import_export` of the export (validation off: measured in 5);
+4. ``build``: a full rebuild from scratch with the import replayed by ``reapply_imports`` where the
+   integrator will call it (after the fiches, before the build metadata), validation off;
+5. ``validate``: :func:`cqpm_graph.shacl_fast.validate_fast` of the whole store with every ``shapes/*.ttl``.
+
+Prints one JSON line per step and a summary; results go in docs/benchmarks.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+#: NsfCodeParentShape (shapes/cqpm-sparql-shapes.ttl, not owned by the import) compares ``STR(?pn) = ?parent``
+#: inside FILTER NOT EXISTS, which oxigraph evaluates as a scan of every skos:notation (~35 s per focus node
+#: with ROME loaded). ``--patch-nsf-shape`` (default) validates with the equivalent index lookup instead;
+#: see docs/benchmarks.md.
+NSF_OLD = """?speciality skos:notation ?pn ; skos:inScheme ?scheme .
+                    ?scheme a skos:ConceptScheme .
+                    FILTER (STR(?pn) = ?parent && STRENDS(STR(?scheme), "/scheme/nsf"))"""
+NSF_NEW = """?speciality skos:notation ?parent ; skos:inScheme ?scheme .
+                    ?scheme a skos:ConceptScheme .
+                    FILTER (STRENDS(STR(?scheme), "/scheme/nsf"))"""
+
+
+def _rss_mib() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return kb / 1024
+
+
+def step(name: str, args) -> dict:
+    from cqpm_graph.config import Settings
+    settings = Settings(store=args.store)
+    started = time.monotonic()
+    out: dict = {"step": name}
+    if name == "generate":
+        from cqpm_graph.fc.synthetic import generate_fiches, write_csv_export, write_xml_export
+        fiches = generate_fiches(args.fiches)
+        out["blocs"] = sum(len(f.blocs) for f in fiches)
+        out["capacities"] = sum(len(b.capacities) for f in fiches for b in f.blocs)
+        path = (write_xml_export if args.format == "xml" else write_csv_export)(fiches, args.workdir)
+        out["export"], out["bytes"] = str(path), path.stat().st_size
+    elif name == "seed-build":
+        from cqpm_graph.build import build
+        build(settings)
+    elif name == "import":
+        from cqpm_graph.fc.importer import import_export
+        report = import_export(settings, args.export, validate=False, progress=lambda m: print(m, file=sys.stderr))
+        out["fiches"], out["quads"] = report.fiches, report.quads
+    elif name == "build":
+        import cqpm_graph.build as b
+        from cqpm_graph.fc.importer import reapply_imports
+        original = b._write_build_metadata
+
+        def hooked(store, uris, settings_, *rest):  # where build.py will call reapply_imports
+            reapply_imports(store, uris, settings_.store, progress=lambda m: print(m, file=sys.stderr))
+            return original(store, uris, settings_, *rest)
+        b._write_build_metadata = hooked
+        report = b.build(settings, validate=False)
+        out["triples"] = sum(report.graphs.values())
+        out["graphs"] = len(report.graphs)
+    elif name == "validate":
+        import pyoxigraph as ox
+        from cqpm_graph.shacl_fast import compile_shapes, load_all_shapes, validate_fast
+        from cqpm_graph.store import live_path
+        shapes = load_all_shapes()
+        if args.patch_nsf_shape:
+            from rdflib import Literal
+            from rdflib.namespace import SH
+            for s, o in list(shapes.subject_objects(SH.select)):
+                if NSF_OLD in str(o):
+                    shapes.set((s, SH.select, Literal(str(o).replace(NSF_OLD, NSF_NEW))))
+                    out["patched"] = "NsfCodeParentShape"
+        checks, unsupported = compile_shapes(shapes)
+        store = ox.Store.read_only(str(live_path(settings.store)))
+        out["triples"] = len(store)
+        report = validate_fast(store, shapes)
+        out["checks"], out["fallback_shapes"] = len(checks), len(unsupported)
+        out["engine"], out["counts"] = report.engine, report.counts_by_severity
+    out["seconds"] = round(time.monotonic() - started, 1)
+    out["peak_rss_mib"] = round(_rss_mib())
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fiches", type=int, default=25_000)
+    ap.add_argument("--format", choices=("xml", "csv"), default="xml")
+    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--no-patch-nsf-shape", dest="patch_nsf_shape", action="store_false")
+    ap.add_argument("--step", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--store", type=Path, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--export", type=Path, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.step:
+        print(json.dumps(step(args.step, args), ensure_ascii=False))
+        return 0
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cqpm-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    store = workdir / "store"
+    results = {}
+    export = None
+    for name in ("generate", "seed-build", "import", "build", "validate"):
+        cmd = [sys.executable, __file__, "--step", name, "--fiches", str(args.fiches), "--format", args.format,
+               "--workdir", str(workdir), "--store", str(store)]
+        if export:
+            cmd += ["--export", export]
+        if not args.patch_nsf_shape:
+            cmd.append("--no-patch-nsf-shape")
+        line = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1]
+        results[name] = json.loads(line)
+        export = results["generate"].get("export", export)
+        print(line, flush=True)
+    total = results["import"]["seconds"] + results["build"]["seconds"]
+    peak = max(results["import"]["peak_rss_mib"], results["build"]["peak_rss_mib"])
+    print(json.dumps({"summary": {"import_plus_build_s": round(total, 1), "peak_rss_mib": peak,
+                                  "validation_s": results["validate"]["seconds"],
+                                  "validation_peak_rss_mib": results["validate"]["peak_rss_mib"],
+                                  "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"}}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,301 @@
+"""Import a France Compétences export into the live store, atomically, and replay imports after a rebuild.
+
+:func:`import_export` (the ``cqpm-graph import-fc`` verb):
+
+1. reads the export (CSV zip, XML zip or plain XML — :func:`read_export`) as a stream of fiches;
+2. in a copy of the live store (:func:`cqpm_graph.store.new_build` with ``from_live=True``) drops the graph
+   ``graph/france-competences/<number>`` of every fiche being imported, bulk-loads the new quads (in
+   batches of :data:`BATCH` quads), describes the export and the concepts it names in
+   ``graph/import/france-competences/<export file stem>``;
+3. validates the result with the SHACL shapes (:mod:`cqpm_graph.shacl_fast`) — a violation aborts;
+4. keeps a copy of the export under ``<store>/imports/`` listed in ``imports/manifest.json``, and swaps
+   the new store in.
+
+Any error (:class:`FCExportError` for bad input, :class:`ImportValidationError` for SHACL violations)
+leaves the live store exactly as it was.
+
+``cqpm-graph build`` starts from an empty store; it calls :func:`reapply_imports` after loading the
+fiches so that the imported exports survive a rebuild (same quads, same order of imports).
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from ..config import Settings
+from ..store import new_build
+from ..uris import URIScheme
+from .csv_export import MEMBER_RE, export_date_from_name, member_name, read_csv_export
+from .errors import FCExportError
+from .mapping import FCMapper, export_graph_iri, source_quads
+from .model import FCFiche
+from .xml_export import read_xml_export
+
+Progress = Callable[[str], None]
+
+#: Quads buffered before one ``bulk_extend`` (bounded memory at national scale).
+BATCH = 400_000
+IMPORTS_DIR = "imports"
+MANIFEST = "manifest.json"
+
+
+class ImportValidationError(RuntimeError):
+    """The imported data breaks a SHACL shape with severity Violation; the live store is unchanged.
+
+    :ivar report: the validation report (``to_text()`` lists each result).
+    """
+
+    def __init__(self, report):
+        self.report = report
+        super().__init__("validation SHACL en échec, le graphe précédent est conservé :\n" + report.to_text())
+
+
+@dataclass
+class ImportReport:
+    """What an import did.
+
+    :ivar export: file name; ``kind`` ``"csv"`` | ``"xml"``; ``export_date`` ISO date from the file name.
+    :ivar fiches: fiches imported; ``replaced`` how many of their graphs already existed (re-import).
+    :ivar quads: quads written in the fiche graphs.
+    :ivar validation: the SHACL report, or ``None`` when skipped.
+    :ivar seconds: wall-clock duration.
+    """
+
+    export: str
+    kind: str
+    export_date: str | None = None
+    sha256: str = ""
+    fiches: int = 0
+    replaced: int = 0
+    quads: int = 0
+    numbers: list[str] = field(default_factory=list)
+    validation: object | None = None
+    seconds: float = 0.0
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes (read by 1 MiB chunks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def export_kind(path: Path) -> str:
+    """``"csv"`` for the CSV zip, ``"xml"`` for the XML export (zip or plain ``.xml``).
+
+    :raises FCExportError: for a missing file, or a zip that is unreadable (truncated, corrupt) or
+        holds neither export.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FCExportError(path.name, None, None, f"fichier introuvable : {path}")
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as fh:
+            head = fh.read(512).lstrip(b"\xef\xbb\xbf \t\r\n")
+        if head.startswith(b"<"):
+            return "xml"
+        if head.startswith(b"PK"):
+            raise FCExportError(path.name, None, None, "archive zip tronquée ou corrompue")
+        raise FCExportError(path.name, None, None, "ni une archive zip ni un fichier XML")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [member_name(i) for i in zf.infolist()]
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise FCExportError(path.name, None, None, f"archive zip tronquée ou corrompue : {exc}") from exc
+    if any(MEMBER_RE.match(n) for n in names):
+        return "csv"
+    if any(n.lower().endswith(".xml") for n in names):
+        return "xml"
+    raise FCExportError(path.name, None, None,
+                        "l'archive ne contient ni les fichiers export_fiches_CSV_* ni un fichier XML")
+
+
+def read_export(path: Path | str) -> tuple[str, Iterator[FCFiche]]:
+    """``(kind, fiches)`` for any export file; the fiches are read lazily.
+
+    :raises FCExportError: see :func:`export_kind`, :func:`~cqpm_graph.fc.csv_export.read_csv_export`,
+        :func:`~cqpm_graph.fc.xml_export.read_xml_export`.
+    """
+    kind = export_kind(Path(path))
+    return kind, (read_csv_export(path) if kind == "csv" else read_xml_export(path))
+
+
+def load_export(store: ox.Store, uris: URIScheme, path: Path, *, name: str | None = None,
+                stored_as: str | None = None, sha256: str | None = None, progress: Progress = lambda _m: None,
+                report: ImportReport | None = None) -> ImportReport:
+    """Write one export into *store* (no validation, no swap): the shared core of an import and of
+    :func:`reapply_imports`.
+
+    Each imported fiche's graph is dropped first when it exists, then refilled; fiches the export does
+    not hold keep their graph. Quads go in with ``bulk_extend`` by batches of :data:`BATCH`.
+
+    :param name: the export's original file name (default: *path*'s), which names its source IRI.
+    :raises FCExportError: for bad input; the caller's :func:`new_build` then discards the store.
+    """
+    path = Path(path)
+    name = name or path.name
+    sha256 = sha256 or sha256_file(path)
+    kind, fiches = read_export(path)
+    report = report or ImportReport(export=name, kind=kind)
+    report.kind, report.sha256 = kind, sha256
+    report.export_date = export_date_from_name(name)
+    source = FCMapper.source_iri(uris, name)
+    mapper = FCMapper(uris, source)
+    buffer: list[ox.Quad] = []
+    seen: set[str] = set()
+    started = time.monotonic()
+    for fiche in fiches:
+        if fiche.number in seen:  # the CSV reader checks this itself, with the line
+            raise FCExportError(path.name, fiche.line, "NUMERO_FICHE", f"fiche {fiche.number} présente deux fois")
+        seen.add(fiche.number)
+        graph = ox.NamedNode(mapper.graph_iri(fiche.number))
+        if store.contains_named_graph(graph):
+            store.remove_graph(graph)
+            report.replaced += 1
+        buffer.extend(mapper.map(fiche))
+        report.numbers.append(fiche.number)
+        if len(buffer) >= BATCH:
+            store.bulk_extend(buffer)
+            report.quads += len(buffer)
+            buffer = []
+        if len(seen) % 2500 == 0:
+            progress(f"  {len(seen)} fiches lues ({time.monotonic() - started:.1f} s)")
+    export_graph = ox.NamedNode(export_graph_iri(uris, name))
+    if store.contains_named_graph(export_graph):
+        store.remove_graph(export_graph)
+    buffer += mapper.shared_quads(export_graph.value)
+    report.quads += len(buffer)
+    store.bulk_extend(buffer)
+    report.fiches = len(seen)
+    store.bulk_extend(source_quads(uris, source, file_name=name,
+                                   stored_as=stored_as or f"{IMPORTS_DIR}/{name}", sha256=sha256,
+                                   export_date=report.export_date, kind=kind, fiches=report.fiches))
+    return report
+
+
+def read_manifest(store_dir: Path) -> list[dict]:
+    """Entries of ``<store>/imports/manifest.json`` in import order (``[]`` when none).
+
+    Each entry: ``file`` (path relative to the store directory), ``name`` (original file name),
+    ``sha256``, ``date`` (export date), ``kind`` (``csv``/``xml``), ``fiches``, ``imported_at``.
+    """
+    path = Path(store_dir) / IMPORTS_DIR / MANIFEST
+    if not path.exists():
+        return []
+    return json.loads(path.read_text(encoding="utf-8"))["imports"]
+
+
+def _write_manifest(store_dir: Path, entries: list[dict]) -> None:
+    folder = Path(store_dir) / IMPORTS_DIR
+    tmp = folder / f".{MANIFEST}.{os.getpid()}"
+    tmp.write_text(json.dumps({"imports": entries}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, folder / MANIFEST)  # atomic: readers see the old or the new manifest
+
+
+def _stored_name(store_dir: Path, path: Path, sha: str) -> str:
+    """Where the export is kept, relative to the store: ``imports/<name>``, or ``imports/<sha>-<name>``
+    when another file of that name is already kept."""
+    target = Path(store_dir) / IMPORTS_DIR / path.name
+    if target.exists() and sha256_file(target) != sha:
+        return f"{IMPORTS_DIR}/{sha[:12]}-{path.name}"
+    return f"{IMPORTS_DIR}/{path.name}"
+
+
+def _keep_copy(store_dir: Path, path: Path, stored_as: str) -> None:
+    """Copy the export to ``<store>/<stored_as>`` (once per content)."""
+    target = Path(store_dir) / stored_as
+    target.parent.mkdir(parents=True, exist_ok=True)
+    folder = target.parent
+    if not target.exists():
+        tmp = folder / f".{target.name}.{os.getpid()}"
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, target)
+
+
+def import_export(settings: Settings, path: Path | str, *, validate: bool = True, shapes=None,
+                  progress: Progress = lambda _m: None) -> ImportReport:
+    """Import an export into the live store of *settings* (``cqpm-graph import-fc PATH``).
+
+    :param path: ``export-fiches-csv-YYYY-MM-DD.zip``, ``export-fiches-rncp-v4-x-YYYY-MM-DD.zip`` or its
+        ``.xml``.
+    :param validate: run the SHACL shapes on the new store before it goes live (violations abort).
+    :param shapes: an rdflib graph of shapes (default: every ``shapes/*.ttl``).
+    :param progress: called with one human-readable line per step and every 2,500 fiches.
+    :returns: an :class:`ImportReport`.
+    :raises FCExportError: bad input (file, line and field named); the live store is unchanged.
+    :raises ImportValidationError: SHACL violations; the live store is unchanged.
+    :raises cqpm_graph.store.StoreNotFoundError: no store built yet.
+    """
+    started = time.monotonic()
+    path = Path(path)
+    uris = URIScheme(settings.base_uri)
+    kind = export_kind(path)
+    sha = sha256_file(path)
+    report = ImportReport(export=path.name, kind=kind, sha256=sha)
+    progress(f"[1/3] Lecture de {path.name} (export {kind.upper()}) et chargement")
+    stored_as = _stored_name(settings.store, path, sha)
+    with new_build(settings.store, from_live=True) as store:
+        load_export(store, uris, path, stored_as=stored_as, sha256=sha, progress=progress, report=report)
+        progress(f"      {report.fiches} fiches, {report.quads} triplets ({report.replaced} graphes remplacés)")
+        if validate:
+            progress("[2/3] Validation SHACL")
+            from ..shacl_fast import load_all_shapes, validate_fast
+            report.validation = validate_fast(store, shapes if shapes is not None else load_all_shapes())
+            if not report.validation.conforms:
+                raise ImportValidationError(report.validation)
+        progress("[3/3] Mise en service du nouveau graphe")
+    _keep_copy(settings.store, path, stored_as)
+    entries = [e for e in read_manifest(settings.store) if e["sha256"] != sha]
+    entries.append({"file": stored_as, "name": path.name, "sha256": sha, "date": report.export_date,
+                    "kind": kind, "fiches": report.fiches,
+                    "imported_at": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()})
+    _write_manifest(settings.store, entries)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def reapply_imports(store: ox.Store, uris: URIScheme, store_dir: Path, progress: Progress = lambda _m: None) -> None:
+    """Replay every import of ``<store_dir>/imports/manifest.json`` into *store*, in import order.
+
+    For ``cqpm-graph build`` (which starts from an empty store): call it after the fiches are loaded and
+    before the build metadata and validation. Each kept export is checked against its recorded SHA-256.
+
+    When *store* already holds every imported export (its graph ``graph/import/france-competences/<stem>``
+    with the recorded SHA-256 — a build that started from a copy of the live store keeping those graphs),
+    nothing is reloaded.
+
+    :raises FCExportError: when a kept export is missing, altered or unreadable (the build then fails and
+        the live store is kept).
+    """
+    entries = read_manifest(store_dir)
+    if entries and all(_holds(store, uris, e) for e in entries):
+        progress(f"  imports France Compétences déjà présents ({len(entries)}), rien à recharger")
+        return
+    for entry in entries:
+        path = Path(store_dir) / entry["file"]
+        if not path.is_file():
+            raise FCExportError(entry["file"], None, None, "export importé introuvable sous le dossier du store")
+        sha = sha256_file(path)
+        if sha != entry["sha256"]:
+            raise FCExportError(entry["file"], None, None, "export importé modifié depuis son import (SHA-256)")
+        progress(f"  import France Compétences {entry['name']} ({entry['kind']}, {entry.get('fiches', '?')} fiches)")
+        load_export(store, uris, path, name=entry["name"], stored_as=entry["file"], sha256=sha, progress=progress,
+                    report=ImportReport(export=entry["name"], kind=entry["kind"]))
+
+
+def _holds(store: ox.Store, uris: URIScheme, entry: dict) -> bool:
+    graph = ox.NamedNode(export_graph_iri(uris, entry["name"]))
+    sha = ox.Literal(entry["sha256"])
+    return any(True for _ in store.quads_for_pattern(None, ox.NamedNode("https://w3id.org/cqpm/ontology#sha256"), sha, graph))

@@ -1,0 +1,278 @@
+"""`import-fc` into a store: RDF of the real extract, idempotence, newer export, rebuild, bad input (store unchanged)."""
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pyoxigraph as ox
+import pytest
+from click.testing import CliRunner
+
+from cqpm_graph.cli.import_fc import command
+from cqpm_graph.fc.errors import FCExportError
+from cqpm_graph.fc.importer import import_export, read_manifest, reapply_imports
+from cqpm_graph.store import new_build
+from test_fc_helpers import (BASE, CSV_EXPORT, STANDARD, URIS, checksum, copy_store, current_target, dump,
+                        make_base_store, register_shapes, rewrite_zip, select)
+
+FC = f"{BASE}graph/france-competences/"
+
+
+@pytest.fixture(scope="module")
+def base_store(tmp_path_factory):
+    return make_base_store(tmp_path_factory.mktemp("fcbase") / "store")
+
+
+@pytest.fixture(scope="module")
+def imported(base_store, tmp_path_factory):
+    settings = copy_store(base_store, tmp_path_factory.mktemp("fcimp") / "store")
+    import_export(settings, CSV_EXPORT, validate=False)
+    return settings
+
+
+@pytest.fixture
+def store(base_store, tmp_path):
+    return copy_store(base_store, tmp_path / "store")
+
+
+def one(settings, query):
+    rows = [dict(t) for t in {tuple(sorted(r.items())) for r in select(settings, query)}]  # union graph repeats shared triples
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def test_certification_values(imported):
+    row = one(imported, """SELECT ?title ?reg ?active ?level ?type ?end ?rtype WHERE {
+        GRAPH <%sRNCP509> { id:certification/RNCP509 skos:prefLabel ?title ; cqpm:registry ?reg ; cqpm:active ?active ;
+            cqpm:level ?level ; cqpm:certificationType ?type ; cqpm:registration ?r . ?r cqpm:endDate ?end ;
+            cqpm:registrationType ?rtype } }""" % FC)
+    assert row == {"title": "Agent vérificateur d'appareils extincteurs", "reg": "https://w3id.org/cqpm/ontology#RNCP",
+                   "active": False, "level": f"{BASE}niveau/NIV3", "type": f"{BASE}type/CAP",
+                   "end": __import__("datetime").date(2023, 8, 31), "rtype": "Enregistrement de droit"}
+    assert one(imported, "SELECT ?l WHERE { id:niveau/NIV3 skos:prefLabel ?l ; skos:inScheme id:scheme/niveau }")["l"] == "Niveau 3"
+
+
+def test_rs_fiches_registry_and_no_blocs(imported):
+    rows = select(imported, "SELECT ?c WHERE { ?c cqpm:registry cqpm:RS } ORDER BY ?c")
+    assert [r["c"] for r in rows] == [f"{BASE}certification/RS5000", f"{BASE}certification/RS6117"]
+    assert select(imported, "SELECT ?b WHERE { ?c cqpm:registry cqpm:RS ; cqpm:hasBlock ?b }") == []
+    assert one(imported, "SELECT ?d WHERE { id:certification/RS5000 cqpm:registration/cqpm:decisionDate ?d }")["d"].isoformat() == "2019-06-13"
+    assert one(imported, "SELECT ?v WHERE { id:certification/RS5000 cqpm:partialValidation ?v }")["v"] is False
+
+
+def test_reprise_has_note_not_level(imported):
+    assert select(imported, "SELECT ?l WHERE { id:certification/RNCP19468 cqpm:level ?l }") == []
+    note = one(imported, "SELECT ?n WHERE { id:certification/RNCP19468 cqpm:levelNote ?n }")["n"]
+    assert note.startswith("Sans niveau")
+
+
+def test_lineage_both_directions(imported):
+    chain = ["RNCP1197", "RNCP4049", "RNCP22094", "RNCP28155", "RNCP30271"]
+    for old, new in zip(chain, chain[1:]):
+        for q in (f"ASK {{ id:certification/{new} cqpm:replaces id:certification/{old} }}",
+                  f"ASK {{ id:certification/{old} cqpm:isReplacedBy id:certification/{new} }}"):
+            assert _ask(imported, q), q
+    assert _ask(imported, "ASK { id:certification/RS6117 cqpm:replaces id:certification/RNCP19468 . "
+                          "id:certification/RNCP19468 cqpm:isReplacedBy id:certification/RS6117 }")
+    rows = select(imported, "SELECT ?x WHERE { id:certification/RNCP1197 cqpm:isReplacedBy+ ?x }")
+    assert len(rows) == 4
+
+
+def _ask(settings, q):
+    from cqpm_graph.store import live_path
+    from test_fc_helpers import expand
+    s = ox.Store.read_only(str(live_path(settings.store)))
+    return bool(s.query("PREFIX cqpm: <https://w3id.org/cqpm/ontology#> " + expand(q),
+                        use_default_graph_as_union=True))
+
+
+def test_blocs_of_rncp509(imported):
+    rows = select(imported, "SELECT ?code ?n ?label WHERE { id:certification/RNCP509 cqpm:hasBlock ?b . "
+                            "?b skos:notation ?code ; cqpm:blockNumber ?n ; skos:prefLabel ?label ; cqpm:isBlockOf id:certification/RNCP509 } ORDER BY ?code")
+    assert [(r["code"], r["n"]) for r in rows] == [(f"RNCP509BC0{i}", i) for i in range(1, 7)]
+    assert rows[5]["label"] == "UG3 : Éducation physique et sportive"
+
+
+def test_codes_organisations_partners_routes(imported):
+    assert one(imported, "SELECT ?l WHERE { id:certification/RNCP4049 cqpm:romeCode id:rome/H1102 . id:rome/H1102 skos:altLabel ?l }")["l"] \
+        == "Management et ingénierie d'affaires"
+    assert one(imported, "SELECT ?l WHERE { id:certification/RS5000 cqpm:nsfCode id:nsf/114b . id:nsf/114b skos:prefLabel ?l }")["l"] \
+        == "Modèles mathématiques ; Informatique mathématique"
+    assert one(imported, "SELECT ?l WHERE { id:certification/RS6117 cqpm:formacode id:formacode/21528 . "
+                         "id:formacode/21528 skos:prefLabel ?l ; skos:inScheme id:scheme/formacode }")["l"] == "Pâtisserie"
+    assert one(imported, "SELECT ?l WHERE { id:certification/RNCP19468 cqpm:conventionCollective id:idcc/3117 . id:idcc/3117 skos:prefLabel ?l }")["l"] \
+        == "Boulangerie-pâtisserie (Entreprises artisanales)"
+    row = one(imported, "SELECT ?name ?siret WHERE { id:certification/RNCP30271 cqpm:certifier ?o . ?o skos:prefLabel ?name ; cqpm:siret ?siret }")
+    assert row == {"name": "ESCAIA", "siret": "82948645500019"}
+    rows = select(imported, "SELECT ?p ?org ?hab WHERE { id:certification/RS6117 cqpm:partnership ?p . "
+                            "?p a cqpm:Partnership ; cqpm:partnerOrganisation ?org ; cqpm:habilitationType ?hab }")
+    assert len(rows) == 6 and {r["hab"] for r in rows} == {f"{BASE}habilitation/HABILITATION_ORGA_FORM"}
+    assert f"{BASE}partenariat/RS6117-31504294500032" in {r["p"] for r in rows}
+    # the same organisation is certifier and partner of RS6117: one resource
+    assert _ask(imported, "ASK { id:certification/RS6117 cqpm:certifier id:organisation/siret-31504294500032 ; "
+                          "cqpm:partner id:organisation/siret-31504294500032 }")
+    routes = select(imported, "SELECT ?r WHERE { id:certification/RS6117 cqpm:accessRoute ?r } ORDER BY ?r")
+    assert [r["r"].rsplit("/", 1)[1] for r in routes] == ["contrat-professionnalisation", "formation-continue", "vae"]
+    assert one(imported, "SELECT ?o WHERE { id:acces/RS6117-apprentissage cqpm:isOpen ?o }")["o"] is False
+
+
+def test_graphs_and_provenance(imported):
+    graphs = select(imported, "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } FILTER STRSTARTS(STR(?g), '%s') }" % FC)
+    assert len(graphs) == 9
+    row = one(imported, """SELECT ?file ?sha ?date ?layout WHERE {
+        GRAPH <%sRS6117> { <%sRS6117> prov:wasDerivedFrom ?src }
+        ?src dcterms:title ?file ; cqpm:sha256 ?sha ; dcterms:issued ?date ; cqpm:layout ?layout }""" % (FC, FC))
+    assert row["file"] == "export-fiches-csv-2024-02-22.zip" and row["date"].isoformat() == "2024-02-22"
+    assert row["layout"] == "fc-export-csv" and len(row["sha"]) == 64
+    manifest = read_manifest(imported.store)
+    assert [(e["file"], e["kind"], e["date"], e["fiches"]) for e in manifest] == [
+        ("imports/export-fiches-csv-2024-02-22.zip", "csv", "2024-02-22", 9)]
+    assert (imported.store / "imports" / "export-fiches-csv-2024-02-22.zip").read_bytes() == CSV_EXPORT.read_bytes()
+    assert "_:" not in dump(imported, FC)  # no blank node: re-imports are comparable
+
+
+def test_reimport_is_idempotent(store):
+    import_export(store, CSV_EXPORT, validate=False)
+    before = dump(store)
+    report = import_export(store, CSV_EXPORT, validate=False)
+    assert report.replaced == 9
+    assert dump(store) == before
+    assert len(read_manifest(store.store)) == 1
+
+
+def test_newer_export_replaces_changed_values(store, tmp_path):
+    import_export(store, CSV_EXPORT, validate=False)
+
+    def edit(name, text):
+        if name.endswith(STANDARD):
+            text = text.replace('"Agent vérificateur d\'appareils extincteurs"', '"Agent vérificateur d\'extincteurs"')
+            text = text.replace('"2";"RS5000";"Exploiter la blockchain dans le développement d’applications";;;;;"Non";"Non";;"13/06/2019";"24/05/2024"',
+                                '"2";"RS5000";"Exploiter la blockchain dans le développement d’applications";;;;;"Non";"Non";;"13/06/2019";"24/05/2027"')
+        return text.replace("_2024_02_22.csv", "_2024_03_01.csv")
+    newer = rewrite_zip(CSV_EXPORT, tmp_path / "export-fiches-csv-2024-03-01.zip", edit)
+    with zipfile.ZipFile(newer) as zf:  # members carry the new date too
+        names = zf.namelist()
+    newer2 = tmp_path / "b" / "export-fiches-csv-2024-03-01.zip"
+    newer2.parent.mkdir()
+    with zipfile.ZipFile(newer) as zin, zipfile.ZipFile(newer2, "w") as zout:
+        for n in names:
+            zout.writestr(n.replace("_2024_02_22", "_2024_03_01"), zin.read(n))
+    import_export(store, newer2, validate=False)
+    titles = select(store, "SELECT ?t WHERE { id:certification/RNCP509 skos:prefLabel ?t }")
+    assert titles == [{"t": "Agent vérificateur d'extincteurs"}]
+    ends = select(store, "SELECT ?e WHERE { id:certification/RS5000 cqpm:registration/cqpm:endDate ?e }")
+    assert [r["e"].isoformat() for r in ends] == ["2027-05-24"]
+    assert _ask(store, "ASK { id:certification/RNCP30271 cqpm:replaces id:certification/RNCP28155 }")
+    src = select(store, "SELECT ?d WHERE { GRAPH <%sRNCP509> { <%sRNCP509> prov:wasDerivedFrom ?s } ?s dcterms:issued ?d }" % (FC, FC))
+    assert [r["d"].isoformat() for r in src] == ["2024-03-01"]
+    assert [e["date"] for e in read_manifest(store.store)] == ["2024-02-22", "2024-03-01"]
+
+
+def test_reapply_after_rebuild_gives_the_same_graphs(store):
+    import_export(store, CSV_EXPORT, validate=False)
+    before = dump(store, FC)
+    with new_build(store.store) as fresh:  # what `cqpm-graph build` does: a new store from scratch …
+        reapply_imports(fresh, URIS, store.store)  # … then replays the imports
+    assert dump(store, FC) == before
+
+
+def test_reapply_refuses_an_altered_copy(store):
+    import_export(store, CSV_EXPORT, validate=False)
+    kept = store.store / "imports" / CSV_EXPORT.name
+    kept.write_bytes(kept.read_bytes() + b"x")
+    with pytest.raises(FCExportError, match="SHA-256"):
+        with new_build(store.store) as fresh:
+            reapply_imports(fresh, URIS, store.store)
+
+
+def test_import_validates_with_register_shapes(store):
+    report = import_export(store, CSV_EXPORT, shapes=register_shapes())
+    assert report.validation.conforms
+    infos = {(str(r.focus_node).rsplit("/", 1)[1], r.severity) for r in report.validation.results}
+    assert infos == {("RS5000", "Info"), ("RS6117", "Info")}  # "active" fiches whose end date has passed
+
+
+# -- bad input: clear error, non-zero exit, store exactly as it was -----------------------------------
+
+def _refused(store, path, *needles):
+    before, target = checksum(store), current_target(store)
+    result = CliRunner().invoke(command, [str(path), "--store", str(store.store), "--no-validate"])
+    assert result.exit_code != 0
+    for needle in needles:
+        assert needle in result.output, result.output
+    assert checksum(store) == before and current_target(store) == target
+    return result.output
+
+
+def test_truncated_zip(store, tmp_path):
+    import_export(store, CSV_EXPORT, validate=False)
+    bad = tmp_path / "export-fiches-csv-2024-02-22.zip"
+    bad.write_bytes(CSV_EXPORT.read_bytes()[:2000])
+    _refused(store, bad, "export-fiches-csv-2024-02-22.zip", "tronquée ou corrompue")
+
+
+def test_corrupt_member(store, tmp_path):
+    data = bytearray(CSV_EXPORT.read_bytes())
+    data[200:230] = b"\x00" * 30  # inside the first member's deflate stream
+    bad = tmp_path / "export-fiches-csv-2024-02-22.zip"
+    bad.write_bytes(bytes(data))
+    _refused(store, bad, "import refusé", "corrompue")
+
+
+def test_missing_file(store, tmp_path):
+    bad = rewrite_zip(CSV_EXPORT, tmp_path / "export-fiches-csv-2024-02-22.zip",
+                      lambda n, t: None if "Partenaires" in n else t)
+    _refused(store, bad, "export-fiches-csv-2024-02-22.zip", "export_fiches_CSV_Partenaires_AAAA_MM_JJ.csv")
+
+
+def test_unexpected_column(store, tmp_path):
+    def edit(name, text):
+        if "Certificateurs" in name:
+            lines = text.split("\r\n")
+            lines[0] += ';"Etat_Certificateur"'
+            lines[1:] = [line + ';"Actif"' if line else line for line in lines[1:]]
+            return "\r\n".join(lines)
+        return text
+    bad = rewrite_zip(CSV_EXPORT, tmp_path / "export-fiches-csv-2024-02-22.zip", edit)
+    _refused(store, bad, "export_fiches_CSV_Certificateurs_2024_02_22.csv, ligne 1, champ Etat_Certificateur")
+
+
+def test_bad_date(store, tmp_path):
+    bad = rewrite_zip(CSV_EXPORT, tmp_path / "export-fiches-csv-2024-02-22.zip",
+                      lambda n, t: t.replace('"21/04/2017"', '"2017-04-21"') if n.endswith(STANDARD) else t)
+    _refused(store, bad, f"{STANDARD}, ligne 6, champ Date_dernier_jo", "2017-04-21")
+
+
+def test_bad_siret(store, tmp_path):
+    bad = rewrite_zip(CSV_EXPORT, tmp_path / "export-fiches-csv-2024-02-22.zip",
+                      lambda n, t: t.replace("82948645500019", "82948645500018") if "Certificateurs" in n else t)
+    _refused(store, bad, "export_fiches_CSV_Certificateurs_2024_02_22.csv, ligne 3, champ Siret_Certificateur",
+             "82948645500018", "Luhn")
+
+
+def test_not_an_export(store, tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("bonjour")
+    _refused(store, bad, "notes.txt")
+
+
+def test_validation_violation_refuses_the_import(store, tmp_path):
+    """A register-shape Violation (an RS fiche with a bloc) aborts the import; the store is unchanged."""
+    def edit(name, text):
+        if "Blocs" in name:
+            return text + '"RS5000";"RS5000BC01";"Un bloc qui ne devrait pas exister"\r\n'
+        return text
+    bad = rewrite_zip(CSV_EXPORT, tmp_path / "export-fiches-csv-2024-02-22.zip", edit)
+    before, target = checksum(store), current_target(store)
+    from cqpm_graph.fc.importer import ImportValidationError
+    with pytest.raises(ImportValidationError, match="Répertoire spécifique"):
+        import_export(store, bad, shapes=register_shapes())
+    assert checksum(store) == before and current_target(store) == target
+    assert read_manifest(store.store) == []
+
+
+def test_cli_success(store):
+    result = CliRunner().invoke(command, [str(CSV_EXPORT), "--store", str(store.store), "--no-validate"])
+    assert result.exit_code == 0, result.output
+    assert "9 fiches" in result.output
+    assert json.loads((store.store / "imports" / "manifest.json").read_text())["imports"][0]["kind"] == "csv"
