@@ -36,8 +36,24 @@ FORMATS = {  # ?format= name → (media type, rdflib parser)
 
 
 @pytest.fixture(scope="module")
-def settings(built_store, tmp_path_factory):
-    return dataclasses.replace(built_store, cache_dir=tmp_path_factory.mktemp("lod-cache"))
+def lod_store(tmp_path_factory):
+    """The five seed fiches plus the real France Compétences extract: every kind of data URI is present."""
+    from pathlib import Path
+
+    from cqpm_graph.build import build
+    from cqpm_graph.config import Settings
+    from cqpm_graph.fc.importer import import_export
+
+    settings = Settings(store=tmp_path_factory.mktemp("lod-store"))
+    build(settings, validate=False)
+    import_export(settings, Path(__file__).parent / "fixtures" / "fc" / "export-fiches-csv-2024-02-22.zip",
+                  validate=False)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def settings(lod_store, tmp_path_factory):
+    return dataclasses.replace(lod_store, cache_dir=tmp_path_factory.mktemp("lod-cache"))
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +69,9 @@ def client(app):
 
 
 @pytest.fixture(scope="module")
-def examples(built_store) -> dict[str, str]:
+def examples(lod_store) -> dict[str, str]:
     """One data URI of each kind present in the build (kind → local part)."""
-    store = open_store(built_store)
+    store = open_store(lod_store)
     found: dict[str, str] = {}
     for row in store.query("SELECT DISTINCT ?s WHERE { GRAPH ?g { ?s ?p ?o } FILTER(isIRI(?s)) } ORDER BY ?s"):
         iri = row["s"].value
@@ -134,8 +150,8 @@ def test_a_named_graph_as_a_dataset(client):
     assert (nsf, VOID.triples, None) in turtle
 
 
-def test_hash_uris_are_described_by_their_document(client, built_store):
-    store = open_store(built_store)
+def test_hash_uris_are_described_by_their_document(client, lod_store):
+    store = open_store(lod_store)
     row = next(iter(store.query("""SELECT ?w WHERE { ?src <https://w3id.org/cqpm/ontology#warning> ?w
                                      FILTER(isIRI(?w)) } LIMIT 1""", use_default_graph_as_union=True)), None)
     if row is None:
@@ -190,7 +206,7 @@ def test_context_document(client):
     assert inline["@context"] == context  # answers embed the published context
 
 
-def test_void(client, built_store):
+def test_void(client, lod_store):
     response = client.get("/.well-known/void")
     assert response.status_code == 200 and response.mimetype == "text/turtle"
     graph = rdflib.Graph().parse(data=response.get_data(as_text=True), format="turtle")
@@ -198,7 +214,7 @@ def test_void(client, built_store):
     assert (dataset, RDF.type, VOID.Dataset) in graph
     assert str(graph.value(dataset, VOID.sparqlEndpoint)) == "http://localhost/sparql"
     assert str(graph.value(dataset, DCTERMS.license)) == "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"
-    total = len(open_store(built_store))
+    total = len(open_store(lod_store))
     assert int(graph.value(dataset, VOID.triples)) == total
     dumps = {str(o) for o in graph.objects(dataset, VOID.dataDump)}
     assert "http://localhost/dumps/cqpm-graph.nq.gz" in dumps
@@ -212,12 +228,12 @@ def test_void(client, built_store):
     assert len(rdflib.Graph().parse(data=as_jsonld.get_data(as_text=True), format="json-ld")) == len(graph)
 
 
-def test_dcat_catalog_and_dumps(client, built_store):
+def test_dcat_catalog_and_dumps(client, lod_store):
     sums = client.get("/dumps/SHA256SUMS")  # generates the three dumps
     assert sums.status_code == 200 and sums.mimetype == "text/plain"
     lines = dict(reversed(line.split("  ")) for line in sums.get_data(as_text=True).splitlines())
     assert set(lines) == {"cqpm-graph.nq.gz", "cqpm-graph.trig.gz", "cqpm-graph.ttl.gz"}
-    store = open_store(built_store)
+    store = open_store(lod_store)
     total = len(store)
     for name, fmt in (("cqpm-graph.nq.gz", ox.RdfFormat.N_QUADS), ("cqpm-graph.trig.gz", ox.RdfFormat.TRIG),
                       ("cqpm-graph.ttl.gz", ox.RdfFormat.TURTLE)):
