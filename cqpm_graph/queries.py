@@ -417,7 +417,7 @@ class QueryResult:
         ``subject``/``predicate``/``object``."""
         if self._json is not None:
             return self._json.decode("utf-8")
-        bindings = [{k: _json_term(t) for k, t in row.items()} for row in self.terms]
+        bindings = [{k: store_mod.term_to_json(t) for k, t in row.items()} for row in self.terms]
         return json.dumps({"head": {"vars": self.variables}, "results": {"bindings": bindings}}, ensure_ascii=False)
 
     def to_csv(self) -> str:
@@ -428,21 +428,6 @@ class QueryResult:
         data = self.to_json().encode("utf-8")
         parsed = ox.parse_query_results(data, format=ox.QueryResultsFormat.JSON)
         return parsed.serialize(format=ox.QueryResultsFormat.CSV).decode("utf-8")
-
-
-def _json_term(term) -> dict:
-    if isinstance(term, ox.NamedNode):
-        return {"type": "uri", "value": term.value}
-    if isinstance(term, ox.BlankNode):
-        return {"type": "bnode", "value": term.value}
-    if isinstance(term, ox.Literal):
-        out = {"type": "literal", "value": term.value}
-        if term.language:
-            out["xml:lang"] = term.language
-        elif term.datatype and term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
-            out["datatype"] = term.datatype.value
-        return out
-    return {"type": "literal", "value": str(term)}
 
 
 def run(store: ox.Store, query: StoredQuery, params: dict[str, str] | None = None) -> QueryResult:

@@ -123,7 +123,7 @@ def term_to_python(term):
         dt = term.datatype.value if term.datatype else ""
         v = term.value
         try:
-            if dt.endswith(("#integer", "#int", "#long", "#nonNegativeInteger", "#positiveInteger")):
+            if dt.endswith(("#integer", "#int", "#long", "#nonNegativeInteger", "#positiveInteger", "#short")):
                 return int(v)
             if dt.endswith(("#decimal", "#double", "#float")):
                 return float(v)
@@ -136,6 +136,27 @@ def term_to_python(term):
             return v
         return v
     return str(term)
+
+
+def term_to_json(term) -> dict:
+    """A pyoxigraph term as a SPARQL 1.1 Query Results JSON term (``{"type": "uri", "value": …}``, literals
+    with ``xml:lang`` or ``datatype``; RDF 1.2 triple terms as ``{"type": "triple", …}``)."""
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, ox.Literal):
+        out = {"type": "literal", "value": term.value}
+        if term.language:
+            out["xml:lang"] = term.language
+        elif term.datatype and term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
+            out["datatype"] = term.datatype.value
+        return out
+    if isinstance(term, ox.Triple):
+        return {"type": "triple", "value": {"subject": term_to_json(term.subject),
+                                            "predicate": term_to_json(term.predicate),
+                                            "object": term_to_json(term.object)}}
+    return {"type": "literal", "value": str(term)}
 
 
 def select(store: ox.Store, sparql: str, **kwargs) -> list[dict]:

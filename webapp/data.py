@@ -24,6 +24,7 @@ from collections.abc import Iterable
 import pyoxigraph as ox
 
 from cqpm_graph.backend import Backend, as_backend
+from cqpm_graph.store import term_to_python
 from cqpm_graph.uris import CQPM, DCTERMS, PREFIXES, PROV, SKOS, URIScheme
 
 RDF = PREFIXES["rdf"]
@@ -68,26 +69,10 @@ def _solutions(store, sparql: str) -> list[dict[str, object]]:
 
 
 def py(term):
-    """A pyoxigraph term as JSON-friendly Python: IRIs → str, typed literals → int / float / bool,
-    dates → ISO ``str``, other literals → their lexical ``str``; ``None`` stays ``None``."""
-    if term is None:
-        return None
-    if isinstance(term, (ox.NamedNode, ox.BlankNode)):
-        return term.value
-    if isinstance(term, ox.Literal):
-        dt = term.datatype.value if term.datatype else ""
-        v = term.value
-        try:
-            if dt.endswith(("#integer", "#int", "#long", "#nonNegativeInteger", "#positiveInteger", "#short")):
-                return int(v)
-            if dt.endswith(("#decimal", "#double", "#float")):
-                return float(v)
-            if dt.endswith("#boolean"):
-                return v in ("true", "1")
-        except ValueError:
-            return v
-        return v
-    return str(term)
+    """A pyoxigraph term as JSON-friendly Python: :func:`cqpm_graph.store.term_to_python`, with dates
+    as ISO ``str`` so that page data and their JSON twins stay plain JSON."""
+    value = term_to_python(term)
+    return value.isoformat() if isinstance(value, datetime.date) else value
 
 
 def natural_key(text: str | None):

@@ -435,9 +435,9 @@ class QueryService:
                 if i >= self.limit:
                     raise ProtocolError(422, limit_message(self.limit, "lignes"))
                 rows.append(solution)
-            from .sandbox import _term_json
+            from cqpm_graph.store import term_to_json
             json_body = json.dumps({"head": {"vars": variables}, "results": {"bindings": [
-                {v: _term_json(s[v]) for v in variables if s[v] is not None} for s in rows]}},
+                {v: term_to_json(s[v]) for v in variables if s[v] is not None} for s in rows]}},
                 ensure_ascii=False).encode("utf-8")
             if target != "application/sparql-results+json":
                 json_body = ox.parse_query_results(json_body, format=ox.QueryResultsFormat.JSON).serialize(

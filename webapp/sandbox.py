@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import pyoxigraph as ox
 
 from cqpm_graph.backend import RDF_MEDIA_TYPES, RESULT_MEDIA_TYPES, has_from
+from cqpm_graph.store import term_to_json
 from cqpm_graph.uris import PREFIXES
 
 log = logging.getLogger(__name__)
@@ -84,25 +85,6 @@ def limit_message(limit: int, what: str) -> str:
             f"Ajoutez une clause LIMIT (et OFFSET pour paginer).")
 
 
-def _term_json(term) -> dict:
-    if isinstance(term, ox.NamedNode):
-        return {"type": "uri", "value": term.value}
-    if isinstance(term, ox.BlankNode):
-        return {"type": "bnode", "value": term.value}
-    if isinstance(term, ox.Literal):
-        out = {"type": "literal", "value": term.value}
-        if term.language:
-            out["xml:lang"] = term.language
-        elif term.datatype and term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
-            out["datatype"] = term.datatype.value
-        return out
-    if isinstance(term, ox.Triple):
-        return {"type": "triple", "value": {"subject": _term_json(term.subject),
-                                            "predicate": _term_json(term.predicate),
-                                            "object": _term_json(term.object)}}
-    return {"type": "literal", "value": str(term)}
-
-
 def evaluate(store: ox.Store, job: Job, deadline: float | None = None) -> Outcome:
     """Run *job* on *store* and serialise the answer, enforcing ``job.limit`` (and *deadline*, a
     ``time.monotonic()`` value, between solutions). Never raises for query problems: errors come back
@@ -133,7 +115,7 @@ def evaluate(store: ox.Store, job: Job, deadline: float | None = None) -> Outcom
                     return Outcome(False, status=422, message=limit_message(job.limit, "lignes"))
                 if deadline is not None and i % DEADLINE_EVERY == 0 and time.monotonic() > deadline:
                     return Outcome(False, status=503, message=timeout_message(job.timeout))
-                bindings.append({v: _term_json(solution[v]) for v in variables if solution[v] is not None})
+                bindings.append({v: term_to_json(solution[v]) for v in variables if solution[v] is not None})
             body = json.dumps({"head": {"vars": variables}, "results": {"bindings": bindings}},
                               ensure_ascii=False).encode("utf-8")
             media_type = job.media_type if job.media_type in RESULT_MEDIA_TYPES else "application/sparql-results+json"
