@@ -58,7 +58,7 @@ PREFIXES = {
 # Kinds of data resources, each one a path segment under the base.
 KINDS = ("certification", "bloc", "capacite", "activite", "critere", "emploi", "acces",
          "enregistrement", "organisation", "rome", "nsf", "idcc", "voie-acces", "type",
-         "scheme", "graph", "source", "niveau", "formacode", "habilitation", "partenariat")
+         "scheme", "graph", "source", "niveau", "formacode", "habilitation", "partenariat", "mapping")
 
 RNCP_RE = re.compile(r"^(RNCP|RS)(\d+)$")
 BLOC_RE = re.compile(r"^((?:RNCP|RS)\d+)BC(\d{2,})$")

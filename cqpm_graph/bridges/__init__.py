@@ -1,1 +1,20 @@
-"""Bridges between certifications and gap analysis."""
+"""Bridges between certifications and gap analysis.
+
+* :class:`Bridges` ranks the certifications closest to one held and tells, bloc by bloc, what is left to
+  acquire of another (:meth:`Bridges.bridges`, :meth:`Bridges.gap`); it runs the named queries
+  ``queries/bridge-*.rq`` and ``queries/gap-blocks.rq`` through a runner (:mod:`.runner`), on the
+  embedded store or on a remote SPARQL endpoint.
+* :func:`similarity.similarity_quads` computes, at build time, the bloc equivalences and capacity
+  similarities of the named graph ``graph/bridges``; :mod:`.sssom` exports them as an SSSOM mapping set.
+
+See ``docs/bridges.md`` for the signals, weights, thresholds and measured quality.
+"""
+from .core import (KINDS, STATUSES, WEIGHTS, BlockGap, Bridge, Bridges, BridgesResult, CertificationInfo,
+                   GapReport, HeldBlocksError, UnknownCertificationError, normalise_id)
+from .runner import EndpointRunner, Runner, StoreRunner
+
+__all__ = [
+    "KINDS", "STATUSES", "WEIGHTS", "BlockGap", "Bridge", "Bridges", "BridgesResult", "CertificationInfo",
+    "EndpointRunner", "GapReport", "HeldBlocksError", "Runner", "StoreRunner", "UnknownCertificationError",
+    "normalise_id",
+]

@@ -16,7 +16,7 @@ import click
 from .. import __version__
 from ..config import Settings
 
-VERBS = ("build", "import-fc", "validate", "query", "export", "serve", "publish")
+VERBS = ("build", "import-fc", "validate", "query", "bridges", "gap", "export", "serve", "publish")
 
 
 def settings_options(func):

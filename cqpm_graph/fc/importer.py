@@ -249,6 +249,9 @@ def import_export(settings: Settings, path: Path | str, *, validate: bool = True
     with new_build(settings.store, from_live=True) as store:
         load_export(store, uris, path, stored_as=stored_as, sha256=sha, progress=progress, report=report)
         progress(f"      {report.fiches} fiches, {report.quads} triplets ({report.replaced} graphes remplacés)")
+        # The bridges between certifications depend on every certification: recompute them.
+        from ..build import load_similarity
+        load_similarity(store, URIScheme(settings.base_uri))
         if validate:
             progress("[2/3] Validation SHACL")
             from ..shacl_fast import load_all_shapes, validate_fast

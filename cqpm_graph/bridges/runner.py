@@ -1,0 +1,165 @@
+"""Query runners: how :class:`~cqpm_graph.bridges.Bridges` runs the named queries of ``queries/``.
+
+A runner is any callable ``runner(name, params) -> list[dict]``:
+
+* *name* is a catalogue query name (``bridge-blocks``);
+* *params* maps a declared parameter to a string, or to a **list** of strings — the query then runs once
+  for all of them, with a multi-row ``VALUES`` block (one query for a whole list of candidates);
+* it returns one ``{variable: python value}`` dict per solution (as :func:`cqpm_graph.store.select`),
+  unbound variables absent.
+
+:class:`StoreRunner` runs on the embedded pyoxigraph store, :class:`EndpointRunner` on a remote SPARQL 1.1
+endpoint through SPARQLWrapper; both read the same ``.rq`` files, so the bridges are the same on both.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+
+import pyoxigraph as ox
+
+from .. import queries as queries_mod
+from ..store import query as store_query, term_to_python
+
+Params = Mapping[str, str | Sequence[str] | None]
+Runner = Callable[[str, Params], list[dict]]
+
+
+def render_with_lists(query: queries_mod.StoredQuery, params: Params, only_lists: bool = False) -> str:
+    """The query text with one ``VALUES`` block per given parameter, several rows for a list.
+
+    With *only_lists*, single values are left out of the text (the caller binds them otherwise, e.g. as
+    pyoxigraph substitutions).
+
+    Every value is validated by the parameter's declaration (:meth:`QueryParam.to_term`) and written
+    escaped (:func:`cqpm_graph.queries.sparql_term`), as :meth:`StoredQuery.render` does for one value.
+
+    :raises cqpm_graph.queries.QueryParameterError: for an undeclared parameter, a missing required one
+        or an invalid value.
+    :raises ValueError: for an empty list (there would be nothing to ask), or a query without ``WHERE {``.
+    """
+    single = {k: v for k, v in params.items() if isinstance(v, str)}
+    lists = {k: list(v) for k, v in params.items() if v is not None and not isinstance(v, str)}
+    for key, values in lists.items():
+        if not values:
+            raise ValueError(f"parameter '{key}': empty list")
+    # bind() checks names, required parameters and the single values; lists are checked below
+    query.bind({**single, **{k: v[0] for k, v in lists.items()}})
+    blocks = []
+    for key, value in ({} if only_lists else single).items():
+        blocks.append(f"VALUES ?{key} {{ {queries_mod.sparql_term(query.param(key).to_term(value))} }}")
+    for key, values in lists.items():
+        param = query.param(key)
+        terms = " ".join(queries_mod.sparql_term(param.to_term(v)) for v in dict.fromkeys(values))
+        blocks.append(f"VALUES ?{key} {{ {terms} }}")
+    if not blocks:
+        return query.text
+    pos = queries_mod._values_insertion_point(query.text)  # same place as StoredQuery.render
+    if pos is None:
+        raise ValueError(f"query {query.name!r}: no WHERE {{ … }} group to insert parameter values into")
+    return query.text[:pos] + "\n  " + "\n  ".join(blocks) + "\n" + query.text[pos:]
+
+
+_SUBSTITUTIONS_RE = re.compile(r"^#\s*binding\s*:\s*substitutions\s*$", re.M)
+
+
+class StoreRunner:
+    """Run catalogue queries on an embedded pyoxigraph store (union of the named graphs).
+
+    :param store: an open :class:`pyoxigraph.Store` (read-only is fine).
+    :param catalogue: ``{name: StoredQuery}``; default :func:`cqpm_graph.queries.load_catalogue`.
+
+    Parameter values go in as a ``VALUES`` block at the top of the ``WHERE`` group, which pyoxigraph's
+    optimiser sees (pyoxigraph applies ``substitutions`` to aggregates only after grouping: 100× slower).
+    A query whose header has the line ``# binding: substitutions`` (its ``UNION`` branches are each
+    anchored on the parameter, which a top ``VALUES`` block does not reach) gets its single values as
+    substitutions instead, and its lists as ``VALUES``.
+    """
+
+    def __init__(self, store: ox.Store, catalogue: dict[str, queries_mod.StoredQuery] | None = None):
+        self.store = store
+        self.catalogue = catalogue if catalogue is not None else queries_mod.load_catalogue()
+
+    def __call__(self, name: str, params: Params) -> list[dict]:
+        """Run query *name* with *params*; see the module doc for the shapes.
+
+        :raises cqpm_graph.queries.UnknownQueryError: for a name not in the catalogue.
+        :raises cqpm_graph.queries.QueryParameterError: for a bad parameter.
+        """
+        query = queries_mod.resolve(name, self.catalogue)
+        params = {k: v for k, v in params.items() if v is not None}
+        if not _SUBSTITUTIONS_RE.search(query.text):
+            result = store_query(self.store, render_with_lists(query, params))
+        elif any(not isinstance(v, str) for v in params.values()):
+            # lists as VALUES; single values stay substitutions, so they are constants in every
+            # group of the query (pyoxigraph evaluates UNION branches on their own)
+            text = render_with_lists(query, params, only_lists=True)  # validates every value
+            substitutions = {ox.Variable(k): query.param(k).to_term(v) for k, v in params.items()
+                             if isinstance(v, str)}
+            result = store_query(self.store, text, substitutions=substitutions or None)
+        else:
+            substitutions = query.bind(params)
+            try:
+                result = store_query(self.store, query.text, substitutions=substitutions or None)
+            except RuntimeError as exc:  # a parameter the SELECT does not project
+                if "projection" not in str(exc):
+                    raise
+                result = store_query(self.store, query.render(params))
+        names = [v.value for v in result.variables]
+        rows = []
+        for solution in result:
+            row = {}
+            for n in names:
+                term = solution[n]
+                if term is not None:
+                    row[n] = term_to_python(term)
+            rows.append(row)
+        return rows
+
+
+class EndpointRunner:
+    """Run catalogue queries on a remote SPARQL 1.1 query endpoint (SPARQLWrapper, JSON results).
+
+    :param url: the endpoint (e.g. ``http://127.0.0.1:8000/sparql``).
+    :param catalogue: as for :class:`StoreRunner`.
+    :param timeout: seconds per request.
+
+    The endpoint must use the union of its named graphs as default graph (``oxigraph serve
+    --union-default-graph`` and ``cqpm-graph serve`` do).
+    """
+
+    def __init__(self, url: str, catalogue: dict[str, queries_mod.StoredQuery] | None = None,
+                 timeout: float = 30.0):
+        from SPARQLWrapper import JSON, POST, SPARQLWrapper
+
+        self.url = url
+        self.catalogue = catalogue if catalogue is not None else queries_mod.load_catalogue()
+        self._client = SPARQLWrapper(url)
+        self._client.setReturnFormat(JSON)
+        self._client.setMethod(POST)
+        self._client.setTimeout(int(timeout))
+
+    def __call__(self, name: str, params: Params) -> list[dict]:
+        """Run query *name* with *params* on the endpoint.
+
+        :raises cqpm_graph.queries.QueryParameterError: for a bad parameter.
+        :raises SPARQLWrapper.SPARQLExceptions.SPARQLWrapperException: for an endpoint error.
+        """
+        query = queries_mod.resolve(name, self.catalogue)
+        params = {k: v for k, v in params.items() if v is not None}
+        self._client.setQuery(render_with_lists(query, params))
+        data = self._client.queryAndConvert()
+        return [{k: _json_value(v) for k, v in b.items()} for b in data["results"]["bindings"]]
+
+
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+
+
+def _json_value(binding: dict):
+    """A SPARQL JSON results term as the same Python value :func:`term_to_python` gives."""
+    if binding["type"] in ("uri", "bnode"):
+        return binding["value"]
+    dt = binding.get("datatype")
+    if dt:
+        return term_to_python(ox.Literal(binding["value"], datatype=ox.NamedNode(dt)))
+    return binding["value"]
