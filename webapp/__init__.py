@@ -11,6 +11,8 @@ Blueprints, one per kind of page:
 =====================  ====================================================================
 ``views.home``         ``/`` (list + search box), ``/search``, ``/certifications.json``
 ``views.certification````/certification/<id>`` and its JSON twin ``/certification/<id>.json``
+``views.bridges``      ``/certification/<id>/passerelles.json``, ``/certification/<id>/graphe[.json]``,
+                       ``/ecart[.json]`` (gap analysis)
 ``views.nomenclature`` ``/rome/``, ``/rome/<code>``, ``/nsf/``, ``/nsf/<code>`` (+ ``.json`` twins)
 ``views.sparql``       ``/sparql`` (page + SPARQL 1.1 Protocol), ``/sparql/resultats``,
                        ``/sparql/requetes/<name>`` (stored query catalogue)
@@ -54,6 +56,8 @@ class Explorer:
     :ivar catalogue: the stored-query catalogue (:class:`cqpm_graph.webapp.catalogue.Catalogue`),
         loaded lazily on first use; tests may replace it.
     :ivar cache: per-build caches (VoID counts, dumps, ontology documentation): :class:`cqpm_graph.webapp.lod.Cache`.
+    :ivar bridges: the :class:`cqpm_graph.bridges.Bridges` engine over :attr:`backend`, built on first use
+        by :func:`cqpm_graph.webapp.bridges.engine`; tests may replace it.
     """
 
     settings: Settings
@@ -62,6 +66,7 @@ class Explorer:
     queries: Any = None
     catalogue: Any = None
     cache: Any = None
+    bridges: Any = None
     _catalogue_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -126,10 +131,11 @@ def create_app(settings: Settings | None = None, store: ox.Store | None = None,
     from . import filters
     filters.register(app)
 
-    from .views import certification, home, lod, nomenclature, sparql
+    from .views import bridges, certification, home, lod, nomenclature, sparql
     app.url_map.converters["kind"] = lod.KindConverter
     app.register_blueprint(home.bp)
     app.register_blueprint(certification.bp)
+    app.register_blueprint(bridges.bp)
     app.register_blueprint(nomenclature.bp)
     app.register_blueprint(sparql.bp)
     app.register_blueprint(lod.bp)

@@ -5,6 +5,7 @@ from flask import Blueprint, abort, jsonify, make_response, redirect, render_tem
 
 from .. import data
 from ..context import backend, uris
+from .bridges import section
 from .lod import page_lod, rdf_response
 
 bp = Blueprint("certification", __name__)
@@ -20,7 +21,8 @@ def _load(cert_id: str) -> dict:
 @bp.get("/certification/<cert_id>")
 def show(cert_id: str):
     """The whole certification: identity, blocs and capacities, référentiel, activities, ROME / NSF codes,
-    jobs, access, registration, statistics, history, provenance. 404 for an unknown id; a
+    jobs, access, registration, statistics, history, provenance, and the Passerelles section (closest
+    certifications with their evidence, see :mod:`.bridges`). 404 for an unknown id; a
     differently written id (``rncp28229``) redirects to the canonical page. With ``?format=`` or an RDF
     ``Accept``, the certification's RDF description instead (see :mod:`.lod`)."""
     if cert_id.endswith(".json"):
@@ -32,6 +34,7 @@ def show(cert_id: str):
     if cert["id"] != cert_id:
         return redirect(url_for(".show", cert_id=cert["id"]), code=301)
     response = make_response(render_template("certification.html", cert=cert, today=data.today(),
+                                             passerelles=section(cert["id"]),
                                              lod=page_lod("certification", cert["id"])))
     response.vary.add("Accept")
     return response
