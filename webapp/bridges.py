@@ -2,7 +2,7 @@
 
 The ranking and the gap analysis are :mod:`cqpm_graph.bridges` (the same :class:`~cqpm_graph.bridges.Bridges`
 the ``bridges`` and ``gap`` CLI verbs use, so ``/certification/<id>/passerelles.json`` and ``/ecart.json``
-give exactly the CLI's JSON). Its named queries run through :class:`BackendRunner`, i.e. through the
+give exactly the CLI's JSON). Its named queries run through :class:`cqpm_graph.bridges.runner.BackendRunner`, i.e. through the
 :class:`~cqpm_graph.backend.Backend` that :func:`cqpm_graph.webapp.create_app` chose (embedded store or
 remote endpoint): no view opens a store.
 
@@ -16,14 +16,11 @@ from collections.abc import Iterable
 
 from flask import url_for
 
-from cqpm_graph import queries as queries_mod
 from cqpm_graph.bridges import KINDS, WEIGHTS, Bridges, BridgesResult, GapReport, normalise_id
-from cqpm_graph.bridges.runner import Params, render_with_lists
+from cqpm_graph.bridges.runner import BackendRunner
 
 from .context import backend, explorer
 
-# the header line by which a stored query asks for its single values as substitutions (see StoreRunner)
-_SUBSTITUTIONS = re.compile(r"^#\s*binding\s*:\s*substitutions\s*$", re.M)
 
 #: How many bridges the certification page and the graph show.
 TOP = 10
@@ -41,35 +38,6 @@ METHOD_LABELS = {"identical-title": "intitulé identique", "normalised-title": "
                  "same-capacities": "mêmes capacités", "tfidf-cosine": "similarité des libellés (TF-IDF)"}
 PREDICATE_LABELS = {"skos:exactMatch": "identique", "skos:closeMatch": "proche", "skos:relatedMatch": "apparentée"}
 MOVE_LABELS = {"across": "même niveau", "up": "montée de niveau", "down": "niveau inférieur"}
-
-
-class BackendRunner:
-    """A :mod:`cqpm_graph.bridges.runner` runner over any :class:`~cqpm_graph.backend.Backend`.
-
-    ``runner(name, params) -> [{variable: python value}]`` like :class:`~cqpm_graph.bridges.StoreRunner`,
-    but through ``backend.select`` so the explorer's embedded store (followed across rebuilds) and its
-    remote endpoint both work. Same binding rule as ``StoreRunner``: parameters go in as a ``VALUES``
-    block (one row per list item), except the single values of a query marked ``# binding:
-    substitutions``, given as bindings (pyoxigraph substitutions on the embedded store, ``VALUES`` on a
-    remote endpoint — see :meth:`cqpm_graph.backend.Backend.select`).
-
-    :raises cqpm_graph.queries.UnknownQueryError: unknown query name.
-    :raises cqpm_graph.queries.QueryParameterError: a bad parameter value.
-    :raises cqpm_graph.backend.BackendError: the store or endpoint failed.
-    """
-
-    def __init__(self, backend, catalogue: dict[str, queries_mod.StoredQuery]):
-        self.backend = backend
-        self.catalogue = catalogue
-
-    def __call__(self, name: str, params: Params) -> list[dict]:
-        query = queries_mod.resolve(name, self.catalogue)
-        params = {k: v for k, v in params.items() if v is not None}
-        if not _SUBSTITUTIONS.search(query.text):
-            return self.backend.select(render_with_lists(query, params))
-        text = render_with_lists(query, params, only_lists=True)  # validates every value
-        bindings = {k: query.param(k).to_term(v) for k, v in params.items() if isinstance(v, str)}
-        return self.backend.select(text, bindings or None)
 
 
 def engine() -> Bridges:

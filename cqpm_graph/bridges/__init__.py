@@ -11,10 +11,10 @@ See ``docs/bridges.md`` for the signals, weights, thresholds and measured qualit
 """
 from .core import (KINDS, STATUSES, WEIGHTS, BlockGap, Bridge, Bridges, BridgesResult, CertificationInfo,
                    GapReport, HeldBlocksError, UnknownCertificationError, normalise_id)
-from .runner import EndpointRunner, Runner, StoreRunner
+from .runner import BackendRunner, EndpointRunner, Runner, StoreRunner
 
 __all__ = [
     "KINDS", "STATUSES", "WEIGHTS", "BlockGap", "Bridge", "Bridges", "BridgesResult", "CertificationInfo",
-    "EndpointRunner", "GapReport", "HeldBlocksError", "Runner", "StoreRunner", "UnknownCertificationError",
+    "BackendRunner", "EndpointRunner", "GapReport", "HeldBlocksError", "Runner", "StoreRunner", "UnknownCertificationError",
     "normalise_id",
 ]

@@ -117,6 +117,35 @@ class StoreRunner:
         return rows
 
 
+class BackendRunner:
+    """A :mod:`cqpm_graph.bridges.runner` runner over any :class:`~cqpm_graph.backend.Backend`.
+
+    ``runner(name, params) -> [{variable: python value}]`` like :class:`~cqpm_graph.bridges.StoreRunner`,
+    but through ``backend.select`` so the explorer's embedded store (followed across rebuilds) and its
+    remote endpoint both work. Same binding rule as ``StoreRunner``: parameters go in as a ``VALUES``
+    block (one row per list item), except the single values of a query marked ``# binding:
+    substitutions``, given as bindings (pyoxigraph substitutions on the embedded store, ``VALUES`` on a
+    remote endpoint — see :meth:`cqpm_graph.backend.Backend.select`).
+
+    :raises cqpm_graph.queries.UnknownQueryError: unknown query name.
+    :raises cqpm_graph.queries.QueryParameterError: a bad parameter value.
+    :raises cqpm_graph.backend.BackendError: the store or endpoint failed.
+    """
+
+    def __init__(self, backend, catalogue: dict[str, queries_mod.StoredQuery]):
+        self.backend = backend
+        self.catalogue = catalogue
+
+    def __call__(self, name: str, params: Params) -> list[dict]:
+        query = queries_mod.resolve(name, self.catalogue)
+        params = {k: v for k, v in params.items() if v is not None}
+        if not _SUBSTITUTIONS_RE.search(query.text):
+            return self.backend.select(render_with_lists(query, params))
+        text = render_with_lists(query, params, only_lists=True)  # validates every value
+        bindings = {k: query.param(k).to_term(v) for k, v in params.items() if isinstance(v, str)}
+        return self.backend.select(text, bindings or None)
+
+
 class EndpointRunner:
     """Run catalogue queries on a remote SPARQL 1.1 query endpoint (SPARQLWrapper, JSON results).
 

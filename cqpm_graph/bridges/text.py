@@ -8,7 +8,7 @@ KIND_LABELS = {"block": "bloc", "capacity": "capacité", "lineage": "filiation",
                "nsf": "NSF", "level": "niveau"}
 METHOD_LABELS = {"identical-title": "intitulé identique", "normalised-title": "intitulé identique après normalisation",
                  "same-capacities": "mêmes capacités", "tfidf-cosine": "similarité TF-IDF"}
-STATUS_LABELS = {"covered": "acquis", "partial": "en partie", "missing": "à acquérir"}
+STATUS_LABELS = {"covered": "acquis", "partial": "partiel", "missing": "à acquérir"}
 MOVE_LABELS = {"across": "même niveau", "up": "montée", "down": "descente"}
 
 
