@@ -303,6 +303,12 @@ class _BackendBase:
             raise BackendError("ask() needs an ASK query")
         return bool(result)
 
+    def construct(self, sparql):
+        result = self._query(sparql)
+        if isinstance(result, (ox.QuerySolutions, ox.QueryBoolean)):
+            raise BackendError("construct() needs a CONSTRUCT or DESCRIBE query")
+        return list(result)
+
     def named_graphs(self):
         _, rows = self.solutions("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
         return sorted(r["g"].value for r in rows if isinstance(r.get("g"), ox.NamedNode))
@@ -407,12 +413,6 @@ class EmbeddedBackend(_BackendBase):
             except SyntaxError as exc:
                 raise BackendSyntaxError(str(exc)) from exc
         return self._query(sparql)
-
-    def construct(self, sparql):
-        result = self._query(sparql)
-        if isinstance(result, (ox.QuerySolutions, ox.QueryBoolean)):
-            raise BackendError("construct() needs a CONSTRUCT or DESCRIBE query")
-        return list(result)
 
     def raw(self, sparql, accept, default_graphs=(), named_graphs=()):
         result = self.query(sparql, default_graphs, named_graphs)
@@ -538,12 +538,6 @@ class RemoteBackend(_BackendBase):
             return ox.parse_query_results(body, format=fmt)
         except (SyntaxError, ValueError) as exc:
             raise BackendError(f"unreadable results from {self.url} ({media_type}): {exc}", status=502) from exc
-
-    def construct(self, sparql):
-        result = self._query(sparql)
-        if isinstance(result, (ox.QuerySolutions, ox.QueryBoolean)):
-            raise BackendError("construct() needs a CONSTRUCT or DESCRIBE query")
-        return list(result)
 
     def raw(self, sparql, accept, default_graphs=(), named_graphs=()):
         return self._request(sparql, accept, default_graphs, named_graphs)

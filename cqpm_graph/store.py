@@ -168,13 +168,12 @@ def select(store: ox.Store, sparql: str, **kwargs) -> list[dict]:
     result = query(store, sparql, **kwargs)
     if not isinstance(result, ox.QuerySolutions):
         raise TypeError("select() needs a SELECT query")
+    return solutions_to_rows(result)
+
+
+def solutions_to_rows(result: ox.QuerySolutions) -> list[dict]:
+    """The rows of SELECT results as ``{variable: python value}`` dicts (:func:`term_to_python`);
+    unbound variables are absent from a row's dict."""
     names = [v.value for v in result.variables]
-    rows = []
-    for solution in result:
-        row = {}
-        for name in names:
-            value = solution[name]
-            if value is not None:
-                row[name] = term_to_python(value)
-        rows.append(row)
-    return rows
+    return [{name: term_to_python(solution[name]) for name in names if solution[name] is not None}
+            for solution in result]

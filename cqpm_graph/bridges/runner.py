@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 import pyoxigraph as ox
 
 from .. import queries as queries_mod
-from ..store import query as store_query, term_to_python
+from ..store import query as store_query, solutions_to_rows, term_to_python
 
 Params = Mapping[str, str | Sequence[str] | None]
 Runner = Callable[[str, Params], list[dict]]
@@ -105,16 +105,7 @@ class StoreRunner:
                 if "projection" not in str(exc):
                     raise
                 result = store_query(self.store, query.render(params))
-        names = [v.value for v in result.variables]
-        rows = []
-        for solution in result:
-            row = {}
-            for n in names:
-                term = solution[n]
-                if term is not None:
-                    row[n] = term_to_python(term)
-            rows.append(row)
-        return rows
+        return solutions_to_rows(result)
 
 
 class BackendRunner:
