@@ -150,7 +150,8 @@ def build(settings: Settings, fiches_dir: Path | None = None, reference_dir: Pat
         from .fc.importer import reapply_imports
         reapply_imports(store, uris, settings.store, progress)
         progress("      similarité des capacités et des blocs (graph/bridges)")
-        load_similarity(store, uris)
+        from .bridges.similarity import load_similarity
+        load_similarity(store, uris, progress)
 
         _write_build_metadata(store, uris, settings, report, fiches_dir, reference_dir, mapper)
 
@@ -164,24 +165,6 @@ def build(settings: Settings, fiches_dir: Path | None = None, reference_dir: Pat
         progress("[5/5] Mise en service du nouveau graphe")
     report.seconds = time.monotonic() - started
     return report
-
-
-def load_similarity(store: ox.Store, uris: URIScheme, batch_size: int = 1_000_000) -> int:
-    """(Re)compute ``graph/bridges``: the capacity and bloc mappings of :mod:`cqpm_graph.bridges.similarity`,
-    loaded in batches so that memory stays bounded at national scale. Returns the number of quads."""
-    from .bridges.similarity import iter_similarity_quads
-
-    graph = iri(uris.graph("bridges"))
-    if store.contains_named_graph(graph):
-        store.remove_graph(graph)
-    total, batch = 0, []
-    for quad in iter_similarity_quads(store, uris):
-        batch.append(quad)
-        if len(batch) >= batch_size:
-            store.bulk_extend(batch)
-            total, batch = total + len(batch), []
-    store.bulk_extend(batch)
-    return total + len(batch)
 
 
 def _write_build_metadata(store: ox.Store, uris: URIScheme, settings: Settings, report: BuildReport,

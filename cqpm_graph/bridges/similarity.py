@@ -332,3 +332,19 @@ def similarity_quads(store: ox.Store, uris: URIScheme) -> list[ox.Quad]:
         9 per mapping.
     """
     return list(iter_similarity_quads(store, uris))
+
+
+def load_similarity(store: ox.Store, uris: URIScheme, progress=lambda _m: None, batch_size: int = 1_000_000) -> int:
+    """(Re)compute ``graph/bridges``: the capacity and bloc mappings of :mod:`cqpm_graph.bridges.similarity`,
+    loaded in batches so that memory stays bounded at national scale. Returns the number of quads."""
+    graph = ox.NamedNode(str(uris.graph("bridges")))
+    if store.contains_named_graph(graph):
+        store.remove_graph(graph)
+    total, batch = 0, []
+    for quad in iter_similarity_quads(store, uris):
+        batch.append(quad)
+        if len(batch) >= batch_size:
+            store.bulk_extend(batch)
+            total, batch = total + len(batch), []
+    store.bulk_extend(batch)
+    return total + len(batch)

@@ -250,8 +250,8 @@ def import_export(settings: Settings, path: Path | str, *, validate: bool = True
         load_export(store, uris, path, stored_as=stored_as, sha256=sha, progress=progress, report=report)
         progress(f"      {report.fiches} fiches, {report.quads} triplets ({report.replaced} graphes remplacés)")
         # The bridges between certifications depend on every certification: recompute them.
-        from ..build import load_similarity
-        load_similarity(store, URIScheme(settings.base_uri))
+        from ..bridges.similarity import load_similarity
+        load_similarity(store, uris, progress)
         if validate:
             progress("[2/3] Validation SHACL")
             from ..shacl_fast import load_all_shapes, validate_fast
