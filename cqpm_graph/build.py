@@ -4,6 +4,10 @@ Reads the fiches (``data/fiches/*.txt``), the ROME v347 and NSF reference data (
 and the ontology (``ontology/*.ttl``); writes a new pyoxigraph store with one named graph per source,
 plus ``graph/build`` (build metadata as VoID / PROV); validates it with the SHACL shapes; and only then
 makes it the live store (see :mod:`cqpm_graph.store`). Any failure leaves the previous store untouched.
+
+When France Compétences exports have been imported (``cqpm-graph import-fc``), the build starts from a copy
+of the live store that keeps only their graphs (:func:`keep_imported_graphs`) instead of replaying them from
+the kept files: at national scale that is seconds instead of minutes, with the same graph.
 """
 from __future__ import annotations
 
@@ -97,7 +101,8 @@ def _load_triples(store: ox.Store, triples, graph: str) -> int:
 
 def build(settings: Settings, fiches_dir: Path | None = None, reference_dir: Path | None = None,
           validate: bool = True, progress: Progress = lambda _m: None) -> BuildReport:
-    """Build a new store from the fiches and reference data and make it live.
+    """Build a new store from the fiches and reference data (and the France Compétences imports kept by the
+    live store, see the module doc) and make it live.
 
     :param settings: where the store lives and the base of data URIs.
     :param fiches_dir: folder of fiches (default: the shipped ``data/fiches``).
@@ -122,7 +127,15 @@ def build(settings: Settings, fiches_dir: Path | None = None, reference_dir: Pat
     progress(f"[1/5] Lecture des fiches ({fiches_dir})")
     report.fiches = parse_all(fiches_dir, progress)
 
-    with new_build(settings.store) as store:
+    # With France Compétences imports, start from a copy of the live store and keep their graphs: reloading
+    # a national export would cost minutes (reapply_imports then finds them present and reloads nothing).
+    from .fc.importer import read_manifest
+    incremental = (settings.store / "current").exists() and bool(read_manifest(settings.store))
+    with new_build(settings.store, from_live=incremental, optimize=not incremental) as store:
+        if incremental:
+            kept = keep_imported_graphs(store, uris, settings.store)
+            progress(f"      graphe en service repris : {kept} graphes importés conservés" if kept else
+                     "      graphe en service repris : imports à recharger")
         progress("[2/5] Ontologie, ROME v347, NSF")
         onto_graph = str(uris.graph("ontology"))
         for ttl in sorted(ontology_dir().glob("*.ttl")):
@@ -165,6 +178,30 @@ def build(settings: Settings, fiches_dir: Path | None = None, reference_dir: Pat
         progress("[5/5] Mise en service du nouveau graphe")
     report.seconds = time.monotonic() - started
     return report
+
+
+def keep_imported_graphs(store: ox.Store, uris: URIScheme, store_dir: Path) -> int:
+    """Empty a copy of the live store except what a rebuild may keep: the graphs of the France Compétences
+    imports (``graph/france-competences/*``, ``graph/import/france-competences/*``) when every export of
+    ``<store_dir>/imports/manifest.json`` is there with its recorded SHA-256, and ``graph/bridges`` (which
+    :func:`cqpm_graph.bridges.similarity.load_similarity` keeps only when its input is unchanged).
+
+    :returns: how many imported graphs were kept (0: none, the imports are replayed from their files).
+    """
+    from .fc.importer import holds_import, read_manifest
+
+    prefixes = (str(uris.graph("france-competences")) + "/", str(uris.graph("import", "france-competences")) + "/")
+    keep_imports = all(holds_import(store, uris, e) for e in read_manifest(store_dir))
+    bridges = str(uris.graph("bridges"))
+    kept = 0
+    for graph in list(store.named_graphs()):
+        name = graph.value
+        if keep_imports and name.startswith(prefixes):
+            kept += 1
+        elif name != bridges:
+            store.remove_graph(graph)
+    store.clear_graph(ox.DefaultGraph())
+    return kept
 
 
 def _write_build_metadata(store: ox.Store, uris: URIScheme, settings: Settings, report: BuildReport,

@@ -176,6 +176,40 @@ def test_reapply_after_rebuild_gives_the_same_graphs(store):
     assert dump(store, FC) == before
 
 
+def _dump_without_build(settings) -> str:
+    return "\n".join(line for line in dump(settings).split("\n") if f"<{BASE}graph/build>" not in line)
+
+
+def test_build_after_import_keeps_the_imported_graphs(store, tmp_path):
+    """`cqpm-graph build` after an import starts from the live store: nothing imported is reloaded, and the
+    result is the graph a build from scratch (replaying the kept export) gives."""
+    from cqpm_graph.build import build
+    import_export(store, CSV_EXPORT, validate=False)
+    scratch = copy_store(store, tmp_path / "scratch")
+    messages = []
+    build(store, validate=False, progress=messages.append)
+    assert any("graphes importés conservés" in m for m in messages), messages
+    assert any("rien à recharger" in m for m in messages), messages
+    (scratch.store / "current").unlink()  # no live store: the build starts empty and replays the export
+    messages = []
+    build(scratch, validate=False, progress=messages.append)
+    assert any("import France Compétences" in m for m in messages), messages
+    assert _dump_without_build(store) == _dump_without_build(scratch)
+
+
+def test_build_after_import_with_another_base_replays_the_export(store):
+    from cqpm_graph.build import build
+    from cqpm_graph.config import Settings
+    import_export(store, CSV_EXPORT, validate=False)
+    other = Settings(store=store.store, base_uri="https://example.org/certif/")
+    messages = []
+    build(other, validate=False, progress=messages.append)
+    assert any("imports à recharger" in m for m in messages), messages
+    graphs = {r["g"] for r in select(other, "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")}
+    assert "https://example.org/certif/graph/france-competences/RNCP509" in graphs
+    assert not [g for g in graphs if g.startswith(BASE)]  # nothing left under the previous base
+
+
 def test_reapply_refuses_an_altered_copy(store):
     import_export(store, CSV_EXPORT, validate=False)
     kept = store.store / "imports" / CSV_EXPORT.name

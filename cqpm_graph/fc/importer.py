@@ -14,8 +14,10 @@
 Any error (:class:`FCExportError` for bad input, :class:`ImportValidationError` for SHACL violations)
 leaves the live store exactly as it was.
 
-``cqpm-graph build`` starts from an empty store; it calls :func:`reapply_imports` after loading the
-fiches so that the imported exports survive a rebuild (same quads, same order of imports).
+``cqpm-graph build`` calls :func:`reapply_imports` after loading the fiches so that the imported exports
+survive a rebuild (same quads, same order of imports); it starts from a copy of the live store keeping the
+imported graphs (:func:`cqpm_graph.build.keep_imported_graphs`), so nothing is reloaded unless the store
+lacks them (first build, another base URI).
 """
 from __future__ import annotations
 
@@ -283,7 +285,7 @@ def reapply_imports(store: ox.Store, uris: URIScheme, store_dir: Path, progress:
         the live store is kept).
     """
     entries = read_manifest(store_dir)
-    if entries and all(_holds(store, uris, e) for e in entries):
+    if entries and all(holds_import(store, uris, e) for e in entries):
         progress(f"  imports France Compétences déjà présents ({len(entries)}), rien à recharger")
         return
     for entry in entries:
@@ -298,7 +300,8 @@ def reapply_imports(store: ox.Store, uris: URIScheme, store_dir: Path, progress:
                     report=ImportReport(export=entry["name"], kind=entry["kind"]))
 
 
-def _holds(store: ox.Store, uris: URIScheme, entry: dict) -> bool:
+def holds_import(store: ox.Store, uris: URIScheme, entry: dict) -> bool:
+    """Whether *store* holds the export of manifest *entry* (its graph names the recorded SHA-256)."""
     graph = ox.NamedNode(export_graph_iri(uris, entry["name"]))
     sha = ox.Literal(entry["sha256"])
     return any(True for _ in store.quads_for_pattern(None, ox.NamedNode("https://w3id.org/cqpm/ontology#sha256"), sha, graph))
