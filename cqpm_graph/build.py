@@ -131,17 +131,23 @@ def build(settings: Settings, fiches_dir: Path | None = None, reference_dir: Pat
     # a national export would cost minutes (reapply_imports then finds them present and reloads nothing).
     from .fc.importer import read_manifest
     incremental = (settings.store / "current").exists() and bool(read_manifest(settings.store))
+    rome_graph = str(uris.graph("rome-v347"))
+    rome_sha = _sha256_many(_files(reference_dir / "rome-v347"))
     with new_build(settings.store, from_live=incremental, optimize=not incremental) as store:
+        rome_kept = False
         if incremental:
-            kept = keep_imported_graphs(store, uris, settings.store)
-            progress(f"      graphe en service repris : {kept} graphes importés conservés" if kept else
+            kept = keep_imported_graphs(store, uris, settings.store,
+                                        {rome_graph: (str(uris.source("rome-v347")), rome_sha)})
+            rome_kept = rome_graph in kept
+            imported = len(kept) - rome_kept
+            progress(f"      graphe en service repris : {imported} graphes importés conservés" if imported else
                      "      graphe en service repris : imports à recharger")
         progress("[2/5] Ontologie, ROME v347, NSF")
         onto_graph = str(uris.graph("ontology"))
         for ttl in sorted(ontology_dir().glob("*.ttl")):
             store.bulk_load(path=str(ttl), format=ox.RdfFormat.TURTLE, to_graph=iri(onto_graph))
-        rome_graph = str(uris.graph("rome-v347"))
-        _load_triples(store, iter_rome(uris, reference_dir / "rome-v347"), rome_graph)
+        if not rome_kept:  # the largest reference graph: kept as is when its files have not changed
+            _load_triples(store, iter_rome(uris, reference_dir / "rome-v347"), rome_graph)
         nsf_graph = str(uris.graph("nsf"))
         _load_triples(store, iter_nsf(uris, reference_dir / "nsf"), nsf_graph)
         lettered = {}
@@ -180,28 +186,40 @@ def build(settings: Settings, fiches_dir: Path | None = None, reference_dir: Pat
     return report
 
 
-def keep_imported_graphs(store: ox.Store, uris: URIScheme, store_dir: Path) -> int:
+def keep_imported_graphs(store: ox.Store, uris: URIScheme, store_dir: Path,
+                         references: dict[str, tuple[str, str]] | None = None) -> set[str]:
     """Empty a copy of the live store except what a rebuild may keep: the graphs of the France Compétences
     imports (``graph/france-competences/*``, ``graph/import/france-competences/*``) when every export of
-    ``<store_dir>/imports/manifest.json`` is there with its recorded SHA-256, and ``graph/bridges`` (which
-    :func:`cqpm_graph.bridges.similarity.load_similarity` keeps only when its input is unchanged).
+    ``<store_dir>/imports/manifest.json`` is there with its recorded SHA-256; ``graph/bridges`` (which
+    :func:`cqpm_graph.bridges.similarity.load_similarity` keeps only when its input is unchanged); and each
+    reference graph of *references* (``{graph IRI: (source IRI, SHA-256 of its files)}``) whose source the
+    previous build recorded with the same digest in ``graph/build``.
 
-    :returns: how many imported graphs were kept (0: none, the imports are replayed from their files).
+    :returns: the IRIs of the graphs kept, ``graph/bridges`` excepted (no imported graph: the imports are
+        replayed from their files).
     """
     from .fc.importer import holds_import, read_manifest
 
     prefixes = (str(uris.graph("france-competences")) + "/", str(uris.graph("import", "france-competences")) + "/")
     keep_imports = all(holds_import(store, uris, e) for e in read_manifest(store_dir))
+    build_graph, sha_p = iri(uris.graph("build")), iri(str(CQPM) + "sha256")
+    same = {g for g, (source, sha) in (references or {}).items()
+            if any(True for _ in store.quads_for_pattern(iri(source), sha_p, lit(sha), build_graph))}
     bridges = str(uris.graph("bridges"))
-    kept = 0
+    kept = set()
     for graph in list(store.named_graphs()):
         name = graph.value
-        if keep_imports and name.startswith(prefixes):
-            kept += 1
+        if (keep_imports and name.startswith(prefixes)) or name in same:
+            kept.add(name)
         elif name != bridges:
             store.remove_graph(graph)
     store.clear_graph(ox.DefaultGraph())
     return kept
+
+
+def _files(path: Path) -> list[Path]:
+    """The files a source document is made of: *path* itself, or the files of the folder, sorted."""
+    return [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
 
 
 def _write_build_metadata(store: ox.Store, uris: URIScheme, settings: Settings, report: BuildReport,
@@ -256,7 +274,7 @@ def _write_build_metadata(store: ox.Store, uris: URIScheme, settings: Settings, 
         add(gnode, RDF_TYPE, n(VOID, "Dataset"))
         add(gnode, n(PROV, "wasDerivedFrom"), snode)
         add(snode, RDF_TYPE, n(CQPM, "SourceDocument"))
-        files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+        files = _files(path)
         for f in files:
             add(snode, n(DCTERMS, "source"), lit(f.name if path.is_file() else f"{path.name}/{f.name}"))
         add(snode, n(CQPM, "sha256"), lit(sha or _sha256_many(files)))

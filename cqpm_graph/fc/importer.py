@@ -4,8 +4,9 @@
 
 1. reads the export (CSV zip, XML zip or plain XML — :func:`read_export`) as a stream of fiches;
 2. in a copy of the live store (:func:`cqpm_graph.store.new_build` with ``from_live=True``) drops the graph
-   ``graph/france-competences/<number>`` of every fiche being imported, bulk-loads the new quads (in
-   batches of :data:`BATCH` quads), describes the export and the concepts it names in
+   ``graph/france-competences/<number>`` of every fiche being imported and bulk-loads the new quads,
+   streamed to the loader while the export is read (:class:`NQuadsStream`); describes the export and the
+   concepts it names in
    ``graph/import/france-competences/<export file stem>``;
 3. validates the result with the SHACL shapes (:mod:`cqpm_graph.shacl_fast`) — a violation aborts;
 4. keeps a copy of the export under ``<store>/imports/`` listed in ``imports/manifest.json``, and swaps
@@ -26,6 +27,8 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -45,8 +48,6 @@ from .xml_export import read_xml_export
 
 Progress = Callable[[str], None]
 
-#: Quads buffered before one ``bulk_extend`` (bounded memory at national scale).
-BATCH = 400_000
 IMPORTS_DIR = "imports"
 MANIFEST = "manifest.json"
 
@@ -134,6 +135,77 @@ def read_export(path: Path | str) -> tuple[str, Iterator[FCFiche]]:
     return kind, (read_csv_export(path) if kind == "csv" else read_xml_export(path))
 
 
+class NQuadsStream:
+    """Feed N-Quads text to :meth:`pyoxigraph.Store.bulk_load` while it is being produced.
+
+    The bulk loader runs in a thread reading the other end of an OS pipe (``/dev/fd/<n>``): it parses and
+    indexes in Rust without the GIL, so it loads on one core while the caller reads the export and formats
+    quads on the other. Where ``/dev/fd`` does not exist the text goes to a temporary file loaded at
+    :meth:`close`. Use as a context manager; on error the data already written may be partly loaded (the
+    caller works in a :func:`~cqpm_graph.store.new_build` copy, which is then discarded).
+
+    :raises RuntimeError: from :meth:`write` / :meth:`close` when the loader rejected the text (a bug: the
+        mapper writes valid N-Quads), with the loader's message.
+    """
+
+    def __init__(self, store: ox.Store):
+        self.store, self.error, self.quads = store, None, 0
+        self._thread = None
+        if Path("/dev/fd").is_dir():
+            r, w = os.pipe()
+            self._thread = threading.Thread(target=self._load, args=(f"/dev/fd/{r}", r), daemon=True)
+            self._thread.start()
+            self._out = os.fdopen(w, "wb", buffering=1 << 20)
+        else:  # pragma: no cover - platforms without /dev/fd
+            self._tmp = tempfile.NamedTemporaryFile(suffix=".nq", delete=False)
+            self._out = self._tmp
+
+    def _load(self, path: str, fd: int | None = None) -> None:
+        try:
+            self.store.bulk_load(path=path, format=ox.RdfFormat.N_QUADS)
+        except BaseException as exc:  # reported by write() / close() in the producer's thread
+            self.error = exc
+        finally:
+            if fd is not None:
+                os.close(fd)  # the writer then gets EPIPE instead of blocking on a full pipe
+
+    def write(self, text: str, quads: int) -> None:
+        """Queue *text* (complete N-Quads lines holding *quads* quads) for loading."""
+        try:
+            self._out.write(text.encode("utf-8"))
+        except BrokenPipeError:
+            self.close()
+        self.quads += quads
+
+    def close(self) -> None:
+        """Finish loading (blocks until the loader is done)."""
+        if not self._out.closed:
+            try:
+                self._out.close()
+            except BrokenPipeError:
+                pass
+        if self._thread is not None:
+            self._thread.join()
+        elif not getattr(self, "_loaded", False):  # pragma: no cover - platforms without /dev/fd
+            self._loaded = True
+            try:
+                self._load(self._tmp.name)
+            finally:
+                os.unlink(self._tmp.name)
+        if self.error is not None:
+            raise RuntimeError(f"chargement N-Quads refusé par pyoxigraph : {self.error}") from self.error
+
+    def __enter__(self) -> "NQuadsStream":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            self.close()
+        except RuntimeError:
+            if exc_info[0] is None:
+                raise  # otherwise the producer's own error (bad export) is the one to report
+
+
 def load_export(store: ox.Store, uris: URIScheme, path: Path, *, name: str | None = None,
                 stored_as: str | None = None, sha256: str | None = None, progress: Progress = lambda _m: None,
                 report: ImportReport | None = None) -> ImportReport:
@@ -141,7 +213,9 @@ def load_export(store: ox.Store, uris: URIScheme, path: Path, *, name: str | Non
     :func:`reapply_imports`.
 
     Each imported fiche's graph is dropped first when it exists, then refilled; fiches the export does
-    not hold keep their graph. Quads go in with ``bulk_extend`` by batches of :data:`BATCH`.
+    not hold keep their graph. New fiche graphs are streamed to the bulk loader while the export is read
+    (:class:`NQuadsStream`); fiches whose graph exists already (a re-import) are loaded after the stream,
+    once their old graphs are dropped — the bulk loader must not run beside deletions.
 
     :param name: the export's original file name (default: *path*'s), which names its source IRI.
     :raises FCExportError: for bad input; the caller's :func:`new_build` then discards the store.
@@ -155,32 +229,43 @@ def load_export(store: ox.Store, uris: URIScheme, path: Path, *, name: str | Non
     report.export_date = export_date_from_name(name)
     source = FCMapper.source_iri(uris, name)
     mapper = FCMapper(uris, source)
-    buffer: list[ox.Quad] = []
-    seen: set[str] = set()
-    started = time.monotonic()
-    for fiche in fiches:
-        if fiche.number in seen:  # the CSV reader checks this itself, with the line
-            raise FCExportError(path.name, fiche.line, "NUMERO_FICHE", f"fiche {fiche.number} présente deux fois")
-        seen.add(fiche.number)
-        graph = ox.NamedNode(mapper.graph_iri(fiche.number))
-        if store.contains_named_graph(graph):
-            store.remove_graph(graph)
-            report.replaced += 1
-        buffer.extend(mapper.map(fiche))
-        report.numbers.append(fiche.number)
-        if len(buffer) >= BATCH:
-            store.bulk_extend(buffer)
-            report.quads += len(buffer)
-            buffer = []
-        if len(seen) % 2500 == 0:
-            progress(f"  {len(seen)} fiches lues ({time.monotonic() - started:.1f} s)")
     export_graph = ox.NamedNode(export_graph_iri(uris, name))
     if store.contains_named_graph(export_graph):
         store.remove_graph(export_graph)
-    buffer += mapper.shared_quads(export_graph.value)
-    report.quads += len(buffer)
-    store.bulk_extend(buffer)
+    prefix = str(uris.graph("france-competences")) + "/"
+    existing = {g.value for g in store.named_graphs() if g.value.startswith(prefix)}
+    replaced: list[str] = []
+    seen: set[str] = set()
+    started = time.monotonic()
+    with tempfile.TemporaryFile(mode="w+b") as later:
+        with NQuadsStream(store) as stream:
+            for fiche in fiches:
+                if fiche.number in seen:  # the CSV reader checks this itself, with the line
+                    raise FCExportError(path.name, fiche.line, "NUMERO_FICHE",
+                                        f"fiche {fiche.number} présente deux fois")
+                seen.add(fiche.number)
+                text = mapper.map_nquads(fiche)
+                count = text.count("\n")
+                if mapper.graph_iri(fiche.number) in existing:
+                    replaced.append(mapper.graph_iri(fiche.number))
+                    later.write(text.encode("utf-8"))
+                else:
+                    stream.write(text, count)
+                report.quads += count
+                report.numbers.append(fiche.number)
+                if len(seen) % 2500 == 0:
+                    progress(f"  {len(seen)} fiches lues ({time.monotonic() - started:.1f} s)")
+        for graph in replaced:
+            store.remove_graph(ox.NamedNode(graph))
+        if replaced:
+            later.flush()
+            later.seek(0)
+            store.bulk_load(later, format=ox.RdfFormat.N_QUADS)
+    report.replaced = len(replaced)
+    shared = mapper.shared_quads(export_graph.value)
+    report.quads += len(shared)
     report.fiches = len(seen)
+    store.bulk_extend(shared)
     store.bulk_extend(source_quads(uris, source, file_name=name,
                                    stored_as=stored_as or f"{IMPORTS_DIR}/{name}", sha256=sha256,
                                    export_date=report.export_date, kind=kind, fiches=report.fiches))
@@ -248,7 +333,8 @@ def import_export(settings: Settings, path: Path | str, *, validate: bool = True
     report = ImportReport(export=path.name, kind=kind, sha256=sha)
     progress(f"[1/3] Lecture de {path.name} (export {kind.upper()}) et chargement")
     stored_as = _stored_name(settings.store, path, sha)
-    with new_build(settings.store, from_live=True) as store:
+    # No optimize(): ~10 s at national scale for little gain after bulk loads (see docs/benchmarks.md).
+    with new_build(settings.store, from_live=True, optimize=False) as store:
         load_export(store, uris, path, stored_as=stored_as, sha256=sha, progress=progress, report=report)
         progress(f"      {report.fiches} fiches, {report.quads} triplets ({report.replaced} graphes remplacés)")
         # The bridges between certifications depend on every certification: recompute them.

@@ -52,20 +52,25 @@ CHUNK = 1 << 18
 class Node:
     """One element of a ``<FICHE>``: ``tag``, start ``line``, mixed ``content`` (text and child nodes)."""
 
-    __slots__ = ("tag", "line", "content", "attrs")
+    __slots__ = ("tag", "line", "content", "attrs", "_first")
 
     def __init__(self, tag: str, line: int, attrs):
         self.tag, self.line, self.content, self.attrs = tag, line, [], attrs
+        self._first = None
 
     @property
     def children(self) -> list["Node"]:
         return [c for c in self.content if isinstance(c, Node)]
 
     def child(self, tag: str) -> "Node | None":
-        for c in self.content:
-            if isinstance(c, Node) and c.tag == tag:
-                return c
-        return None
+        """The first child element named *tag*, or ``None`` (an index built on first use: a FICHE is
+        asked for some forty of its children)."""
+        if self._first is None:
+            self._first = {}
+            for c in reversed(self.content):
+                if isinstance(c, Node):
+                    self._first[c.tag] = c
+        return self._first.get(tag)
 
     def all(self, tag: str) -> list["Node"]:
         return [c for c in self.content if isinstance(c, Node) and c.tag == tag]
