@@ -107,7 +107,8 @@ def build(settings: Settings, fiches_dir: Path | None = None, reference_dir: Pat
     :param settings: where the store lives and the base of data URIs.
     :param fiches_dir: folder of fiches (default: the shipped ``data/fiches``).
     :param reference_dir: folder holding ``rome-v347/`` and ``nsf/`` (default: shipped ``data/reference``).
-    :param validate: run the SHACL shapes on the new store before it goes live; a violation aborts.
+    :param validate: run the SHACL shapes on the new store before it goes live (engine chosen by
+        :func:`cqpm_graph.validation.choose_engine`); a violation aborts.
     :param progress: called with one human-readable line per step.
     :returns: a :class:`BuildReport`.
     :raises BuildError: on SHACL violations or inconsistent input (the live store is unchanged).
@@ -176,8 +177,8 @@ def build(settings: Settings, fiches_dir: Path | None = None, reference_dir: Pat
 
         if validate:
             progress("[4/5] Validation SHACL")
-            from .shacl import graph_from_store, validate as shacl_validate
-            report.validation = shacl_validate(graph_from_store(store))
+            from .validation import validate_store  # pyshacl, or the fast engine at national scale
+            report.validation = validate_store(store)
             if not report.validation.conforms:
                 raise BuildError("SHACL validation failed; the previous store is kept:\n"
                                  + report.validation.to_text())

@@ -280,7 +280,9 @@ def wording_stats(fiches: list[FCFiche]) -> dict:
 
 def _nsf_codes() -> list[tuple[str, str]]:
     with open(data_dir() / "reference" / "nsf" / "nsf-specialites.csv", encoding="utf-8") as fh:
-        return [(r["code"], r["libelle"]) for r in csv.DictReader(fh, delimiter=";")]
+        rows = csv.reader(fh, delimiter=";")
+        next(rows)
+        return [(r[0], ";".join(r[1:]).strip()) for r in rows]  # a label may hold a ";" (227)
 
 
 def generate_fiches(n: int = 25_000, seed: int = 42) -> list[FCFiche]:
