@@ -23,6 +23,9 @@ setting                  environment                  default
                                                       prefixes, separated by spaces or commas
 ``query_workers``        ``CQPM_QUERY_WORKERS``       ``2`` processes evaluating ``/sparql`` queries
                                                       (``0``: in the request thread, soft limits)
+``query_memory``         ``CQPM_QUERY_MEMORY``        ``1024`` MiB of memory per worker process
+                                                      (``RLIMIT_DATA``; ``0``: no limit; else at
+                                                      least ``128``)
 ``cache_dir``            ``CQPM_CACHE_DIR``           per-user cache dir (``platformdirs``): dumps,
                                                       ontology documentation
 ``public_url``           ``CQPM_PUBLIC_URL``          none: links in VoID / DCAT use the request's
@@ -42,6 +45,8 @@ DEFAULT_BASE_URI = "https://w3id.org/cqpm/id/"
 DEFAULT_QUERY_TIMEOUT = 10.0
 DEFAULT_RESULT_LIMIT = 10_000
 DEFAULT_QUERY_WORKERS = 2
+DEFAULT_QUERY_MEMORY = 1024  # MiB per query worker process
+MIN_QUERY_MEMORY = 128  # a worker holds ~100 MiB before its first query
 
 
 def default_cache_dir() -> Path:
@@ -88,6 +93,9 @@ class Settings:
     :ivar service_allowlist: endpoint URL prefixes a ``SERVICE`` clause may call; empty refuses them all.
     :ivar query_workers: worker processes evaluating ``/sparql`` queries on the embedded store (killed
         on timeout); ``0`` evaluates in the request thread (soft deadline between solutions only).
+    :ivar query_memory: MiB of memory each query worker process may use (``RLIMIT_DATA``: heap and
+        private mappings, not the store's mapped files); a query needing more gets a 503. ``0``: no
+        limit. Not applied with ``query_workers == 0``.
     :ivar cache_dir: where generated dumps and the ontology documentation are cached.
     :ivar public_url: public root URL of the deployment (``https://host/``) for absolute links in
         VoID / DCAT; ``None`` uses the request's own URL.
@@ -100,6 +108,7 @@ class Settings:
     result_limit: int = DEFAULT_RESULT_LIMIT
     service_allowlist: tuple[str, ...] = ()
     query_workers: int = DEFAULT_QUERY_WORKERS
+    query_memory: int = DEFAULT_QUERY_MEMORY
     cache_dir: Path = field(default_factory=default_cache_dir)
     public_url: str | None = None
 
@@ -116,6 +125,10 @@ class Settings:
             raise ValueError("result limit (CQPM_RESULT_LIMIT) must be positive")
         if self.query_workers < 0:
             raise ValueError("query workers (CQPM_QUERY_WORKERS) must be 0 or more")
+        if self.query_memory != 0 and not self.query_memory >= MIN_QUERY_MEMORY:
+            raise ValueError(f"query memory (CQPM_QUERY_MEMORY) must be 0 (no limit) or at least "
+                             f"{MIN_QUERY_MEMORY} MiB (a worker uses ~100 MiB before its first query), "
+                             f"not {self.query_memory}")
         if self.public_url and not self.public_url.endswith("/"):
             self.public_url += "/"
 
@@ -135,6 +148,7 @@ class Settings:
             result_limit=_number(env, "CQPM_RESULT_LIMIT", DEFAULT_RESULT_LIMIT, int),
             service_allowlist=_split_list(env.get("CQPM_SERVICE_ALLOWLIST")),
             query_workers=_number(env, "CQPM_QUERY_WORKERS", DEFAULT_QUERY_WORKERS, int),
+            query_memory=_number(env, "CQPM_QUERY_MEMORY", DEFAULT_QUERY_MEMORY, int),
             cache_dir=Path(env.get("CQPM_CACHE_DIR") or default_cache_dir()),
             public_url=env.get("CQPM_PUBLIC_URL") or None,
         )

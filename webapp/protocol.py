@@ -1,6 +1,6 @@
 """SPARQL 1.1 Protocol (query operation) for ``/sparql``: request checks, content negotiation, guarded
-evaluation (time limit, result cap, SERVICE policy) and the service description, independent of Flask
-routing (used by :mod:`.views.sparql`).
+evaluation (time and memory limits, result cap, SERVICE policy) and the service description,
+independent of Flask routing (used by :mod:`.views.sparql`).
 
 Status codes
 ------------
@@ -16,9 +16,11 @@ Status codes
 413    request body over 1 MiB
 415    a POST body that is neither a form nor ``application/sparql-query``
 422    the answer has more rows (or triples) than ``CQPM_RESULT_LIMIT``
-500    the store failed while evaluating the query
+500    the store failed while evaluating the query, or the worker process evaluating it crashed (the
+       message names the signal or exit code)
 502    the remote SPARQL endpoint (``CQPM_ENDPOINT``) failed or could not be reached
-503    the query ran past ``CQPM_QUERY_TIMEOUT`` seconds (it was stopped), or every worker stayed busy
+503    the query ran past ``CQPM_QUERY_TIMEOUT`` seconds (it was stopped), or needed more than
+       ``CQPM_QUERY_MEMORY`` MiB (its worker process died and was replaced), or every worker stayed busy
 =====  ===========================================================================================
 
 Formats: SELECT / ASK → ``application/sparql-results+json`` (default), ``application/sparql-results+xml``,
@@ -319,7 +321,8 @@ class QueryService:
     SERVICE policy, graph IRIs), then evaluation with ``settings.query_timeout`` and
     ``settings.result_limit``.
 
-    * embedded store directory and ``query_workers > 0``: in a :class:`~.sandbox.WorkerPool` (hard limit);
+    * embedded store directory and ``query_workers > 0``: in a :class:`~.sandbox.WorkerPool` (hard time
+      limit, and ``settings.query_memory`` MiB per worker process);
     * embedded store object, or ``query_workers == 0``: in the request thread (soft limit, checked
       between solutions);
     * remote endpoint: through the backend (HTTP timeout; the remote server should have its own,
@@ -340,7 +343,7 @@ class QueryService:
         pool = None
         if getattr(backend, "kind", None) == "embedded" and getattr(backend, "live", None) is not None \
                 and settings.query_workers > 0:
-            pool = WorkerPool(settings.query_workers)
+            pool = WorkerPool(settings.query_workers, memory=settings.query_memory)
         return cls(backend, settings.query_timeout, settings.result_limit, settings.service_allowlist, pool)
 
     def check(self, text: str) -> str | None:
@@ -382,7 +385,8 @@ class QueryService:
         """Evaluate *text* (already :meth:`check`\\ ed) and serialise it as *media_type* (``None``: SPARQL
         JSON / N-Triples).
 
-        :raises ProtocolError: 400, 422, 500, 502, 503 (see the module table).
+        :raises ProtocolError: 400, 422, 500, 502, 503 (see the module table; 503 with
+            :func:`~.sandbox.memory_message` when the worker ran out of memory).
         """
         default_graphs = _graph_nodes(list(default_graphs), "default-graph-uri")
         named_graphs = _graph_nodes(list(named_graphs), "named-graph-uri")

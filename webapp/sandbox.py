@@ -1,4 +1,5 @@
-"""Evaluating untrusted ``/sparql`` queries on the embedded store with a hard time limit and a result cap.
+"""Evaluating untrusted ``/sparql`` queries on the embedded store with hard time and memory limits and a
+result cap.
 
 pyoxigraph cannot interrupt a running query, and checking a deadline between solutions does not stop
 one long join that produces its first solution after minutes. So each query is evaluated in a
@@ -16,12 +17,37 @@ Overhead of the pool, measured on the five-fiche build + ROME (2 cores): 0.33 ms
 the request thread for a 5-row SELECT, 68 ms against 65 ms for 5,000 rows (the answer crosses a socket);
 a replacement worker is ready ~0.17 s after a kill (interpreter start, ``import pyoxigraph``, opening
 the store), started in the background.
+
+Memory
+------
+A query can also exhaust memory well within the time limit: ``ORDER BY``, ``GROUP BY`` and ``DISTINCT``
+over a cross product (``{ ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }``) materialise every solution, and the join
+itself buffers one side. So each worker caps its own data segment with
+``setrlimit(RLIMIT_DATA, CQPM_QUERY_MEMORY MiB)`` (:func:`limit_memory`) before it opens the store.
+``RLIMIT_DATA`` (Linux ≥ 4.7) counts the heap and private writable mappings — malloc arenas, thread
+stacks — but not the store's files that RocksDB maps, nor reserved address space, so opening the store
+read-only still works (``RLIMIT_AS`` would count both and break RocksDB). A worker uses ~100 MiB before
+its first query (interpreter, pyoxigraph, the store's three RocksDB threads with 8 MiB stacks each), and
+~130 MiB at most over every stored query of the five-fiche build + ROME.
+
+Past the limit the worker dies: Rust aborts on a failed allocation (``memory allocation of N bytes
+failed``, ``SIGABRT``), RocksDB's C++ throws ``std::bad_alloc``; a Python ``MemoryError`` is caught by
+the worker, which answers and then exits. The pool reads the dead worker's exit status and the last
+lines of its standard error (which it relays to the log): an allocation failure, or a ``SIGKILL`` the
+pool did not send (the kernel's OOM killer), gives ``503`` with :func:`memory_message`; any other death
+gives ``500`` naming the signal or exit code. The worker is replaced, the server carries on. Workers run
+with ``RUST_BACKTRACE=0`` — a Rust backtrace needs memory to symbolise, and a panic near the limit
+otherwise deadlocks on the backtrace lock (seen with pyoxigraph 0.5) — and without core dumps.
+There is no memory limit when queries run in the request thread (``CQPM_QUERY_WORKERS=0``).
 """
 from __future__ import annotations
 
+import collections
 import json
 import logging
+import os
 import queue
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,6 +61,10 @@ from cqpm_graph.uris import PREFIXES
 log = logging.getLogger(__name__)
 
 DEADLINE_EVERY = 256  # solutions between two deadline checks (soft mode)
+#: Lines a dying worker writes to standard error when an allocation failed (lower case; Rust, C++,
+#: Python, ``strerror(ENOMEM)``, and ``pthread_create`` refused a thread stack).
+MEMORY_MARKERS = ("memory allocation of", "bad_alloc", "memoryerror", "cannot allocate memory",
+                  "out of memory", "resource temporarily unavailable")
 
 
 @dataclass
@@ -71,12 +101,25 @@ class Outcome:
     count: int = 0
     status: int = 200
     message: str = ""
+    retire: bool = False  # the worker exits after this answer (it ran out of memory): replace it
 
 
 def timeout_message(seconds: float) -> str:
     """The error text for a query stopped at the time limit."""
     return (f"Délai dépassé : la requête a été interrompue après {seconds:g} s (limite du serveur, "
             f"CQPM_QUERY_TIMEOUT). Ajoutez des filtres ou une clause LIMIT.")
+
+
+def memory_message(mib: int | None) -> str:
+    """The error text for a query that needed more memory than a worker may use (*mib*: the
+    ``CQPM_QUERY_MEMORY`` limit; ``0`` / ``None`` when the system itself stopped the worker)."""
+    if mib:
+        stopped = (f"Mémoire dépassée : la requête a été interrompue car elle demandait plus de {mib} Mio "
+                   f"(limite du serveur, CQPM_QUERY_MEMORY).")
+    else:
+        stopped = "Mémoire insuffisante : la requête a été interrompue par le système (mémoire épuisée)."
+    return (f"{stopped} Ajoutez des filtres ou une clause LIMIT ; ORDER BY, GROUP BY et DISTINCT gardent "
+            f"toutes les solutions en mémoire.")
 
 
 def limit_message(limit: int, what: str) -> str:
@@ -144,9 +187,33 @@ def evaluate(store: ox.Store, job: Job, deadline: float | None = None) -> Outcom
 
 # -- the worker process -------------------------------------------------------------------------------
 
-def worker_main(conn) -> None:  # pragma: no cover - runs in the child process
+def limit_memory(mib: int) -> None:
+    """Cap this process's data segment at *mib* MiB (``RLIMIT_DATA``, soft and hard; ``0``: no cap)
+    and turn core dumps off. Called by a worker before it opens the store; never in the server.
+
+    :raises ValueError: / :raises OSError: when the limit cannot be set.
+    """
+    import resource
+    try:  # an aborted worker must not write a core file the size of its memory
+        resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+    except (ValueError, OSError):  # pragma: no cover
+        pass
+    if mib <= 0:
+        return
+    value = mib * 1024 * 1024
+    hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (value, value))
+
+
+def worker_main(conn, memory: int = 0) -> None:
     """Loop of one worker process: receive a :class:`Job`, answer an :class:`Outcome`. The store is
-    opened read-only on first use and reopened when a job names another build directory."""
+    opened read-only on first use and reopened when a job names another build directory.
+
+    :param memory: the worker's memory limit in MiB (for the message when a ``MemoryError`` is caught:
+        the worker then answers 503 with ``retire`` set and exits, to be replaced with a fresh one).
+    """
     stores: dict[str, ox.Store] = {}
     conn.send("ready")
     while True:
@@ -156,23 +223,55 @@ def worker_main(conn) -> None:  # pragma: no cover - runs in the child process
             return
         if job is None:
             return
+        out_of_memory = False
         try:
             store = stores.get(job.store_path)
             if store is None:
                 stores.clear()
                 store = stores[job.store_path] = ox.Store.read_only(job.store_path)
             outcome = evaluate(store, job)
+        except MemoryError:
+            out_of_memory = True  # answered below, once the traceback (and what it holds) is gone
         except Exception as exc:  # noqa: BLE001 - report, never die silently
             outcome = Outcome(False, status=500, message=f"Erreur pendant l'évaluation de la requête : {exc}")
+        if out_of_memory:
+            outcome = Outcome(False, status=503, message=memory_message(memory), retire=True)
         try:
             conn.send(outcome)
         except (OSError, ValueError):
             return
+        if outcome.retire:
+            return
 
 
-def _child(fd: int) -> None:  # pragma: no cover - runs in the child process
+def _child(fd: int, memory: int = 0) -> None:  # pragma: no cover - runs in the child process
+    try:
+        limit_memory(memory)
+    except (ImportError, ValueError, OSError) as exc:  # relayed to the server's log by the pool
+        import sys
+        print(f"warning: cannot limit this worker's memory to {memory} MiB: {exc}", file=sys.stderr, flush=True)
     from multiprocessing.connection import Connection
-    worker_main(Connection(fd))
+    worker_main(Connection(fd), memory)
+
+
+def death_cause(returncode: int | None, stderr: list[str]) -> str | None:
+    """Why a worker died mid-query: ``"memory"`` when its last standard-error lines report an allocation
+    failure (:data:`MEMORY_MARKERS`) or it was killed by a ``SIGKILL`` it was not sent by the pool (the
+    kernel's OOM killer); otherwise a French description of its end (``signal SIGABRT``, ``code de
+    sortie 1``), or ``None`` when unknown."""
+    text = "\n".join(stderr).lower()
+    if any(marker in text for marker in MEMORY_MARKERS):
+        return "memory"
+    if returncode is None:
+        return None
+    if returncode < 0:
+        if -returncode == signal.SIGKILL:
+            return "memory"
+        try:
+            return f"signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"code de sortie {returncode}"
 
 
 class _Worker:
@@ -180,7 +279,7 @@ class _Worker:
     parent's ``__main__``, which fails for some servers and for ``python -``), talking pickles over a
     socket pair."""
 
-    def __init__(self):
+    def __init__(self, memory: int = 0):
         import socket
         import subprocess
         import sys
@@ -188,12 +287,38 @@ class _Worker:
 
         parent, child = socket.socketpair()
         fd = child.fileno()
-        code = f"from cqpm_graph.webapp.sandbox import _child; _child({fd})"
+        code = f"from cqpm_graph.webapp.sandbox import _child; _child({fd}, {int(memory)})"
+        # no Rust backtraces: symbolising one needs memory, and near the limit a panic then deadlocks
+        env = dict(os.environ, RUST_BACKTRACE="0")
         self.process = subprocess.Popen([sys.executable, "-c", code], pass_fds=(fd,), stdin=subprocess.DEVNULL,
-                                        close_fds=True)
+                                        stderr=subprocess.PIPE, close_fds=True, env=env)
         child.close()
         self.conn = Connection(parent.detach())
         self.ready = False
+        self.stderr: collections.deque[str] = collections.deque(maxlen=20)
+        self._reader = threading.Thread(target=self._relay_stderr, daemon=True,
+                                        name=f"query-worker-{self.process.pid}-stderr")
+        self._reader.start()
+
+    def _relay_stderr(self) -> None:
+        """Log what the worker writes to standard error, keeping the last lines (why it died)."""
+        with self.process.stderr as stream:
+            for raw in stream:
+                line = raw.decode("utf-8", "replace").rstrip()
+                if line:
+                    self.stderr.append(line)
+                    log.warning("query worker %d: %s", self.process.pid, line)
+
+    def death_cause(self, timeout: float = 2.0) -> str | None:
+        """After the connection broke: wait (at most *timeout* s) for the process to end and its
+        standard error to be read, then :func:`death_cause`."""
+        import subprocess
+        try:
+            returncode = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        self._reader.join(timeout)
+        return death_cause(returncode, list(self.stderr))
 
     def wait_ready(self, timeout: float) -> bool:
         if not self.ready and self.conn.poll(timeout):
@@ -216,13 +341,15 @@ class PoolTimeout(Exception):
 
 class WorkerPool:
     """A fixed number of worker processes evaluating :class:`Job`\\ s, each killed and replaced when it
-    runs past its job's timeout.
+    runs past its job's timeout, and replaced when it dies (past its memory limit).
 
     :param size: number of processes (started lazily, on first use).
+    :param memory: each process's memory limit in MiB (``RLIMIT_DATA``; ``0``: none).
     """
 
-    def __init__(self, size: int = 2):
+    def __init__(self, size: int = 2, memory: int = 0):
         self.size = size
+        self.memory = memory
         # new interpreters, never fork: forking a threaded server that holds RocksDB handles is unsafe
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._lock = threading.Lock()
@@ -233,11 +360,14 @@ class WorkerPool:
         with self._lock:
             if not self._started:
                 for _ in range(self.size):
-                    self._idle.put(_Worker())
+                    self._idle.put(_Worker(self.memory))
                 self._started = True
 
     def run(self, job: Job) -> Outcome:
         """Evaluate *job* in a worker; waits at most ``job.timeout`` seconds in all (queueing included).
+
+        A worker that dies during the job (out of memory, crash) is replaced; the answer is then a 503
+        :func:`memory_message` or a 500 naming how it ended.
 
         :raises PoolTimeout: past the deadline (the worker is killed and replaced).
         """
@@ -256,15 +386,27 @@ class WorkerPool:
             if not worker.conn.poll(max(0.0, deadline - time.monotonic())):
                 raise PoolTimeout("timeout")
             outcome = worker.conn.recv()
+            if outcome.retire:  # it caught a MemoryError and exits
+                log.warning("query worker %d ran out of memory (limit %s MiB); replaced",
+                            worker.process.pid, self.memory or "no")
+                worker.kill()
+                worker = _Worker(self.memory)
         except PoolTimeout:
             worker.kill()
-            worker = _Worker()
+            worker = _Worker(self.memory)
             raise
         except (EOFError, OSError) as exc:  # the worker died (e.g. out of memory): replace it
-            log.warning("query worker died: %s", exc)
+            cause = worker.death_cause()
+            log.warning("query worker %d died during a query (%s: %s); replaced", worker.process.pid,
+                        "out of memory" if cause == "memory" else cause or "cause unknown",
+                        str(exc) or type(exc).__name__)
             worker.kill()
-            worker = _Worker()
-            return Outcome(False, status=500, message="Le processus d'évaluation s'est arrêté pendant la requête.")
+            worker = _Worker(self.memory)
+            if cause == "memory":
+                return Outcome(False, status=503, message=memory_message(self.memory))
+            detail = f" ({cause})" if cause else ""
+            return Outcome(False, status=500,
+                           message=f"Le processus d'évaluation s'est arrêté pendant la requête{detail}.")
         finally:
             self._idle.put(worker)
         return outcome

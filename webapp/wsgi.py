@@ -4,7 +4,7 @@
 
 Everything is configured by the environment (``CQPM_ENDPOINT``, ``CQPM_STORE``, ``CQPM_BASE_URI``,
 ``CQPM_QUERY_TIMEOUT``, ``CQPM_RESULT_LIMIT``, ``CQPM_SERVICE_ALLOWLIST``, ``CQPM_QUERY_WORKERS``,
-``CQPM_CACHE_DIR``, ``CQPM_PUBLIC_URL``); see ``docs/deployment.md``. Set ``CQPM_TRUST_PROXY=1`` when a
+``CQPM_QUERY_MEMORY``, ``CQPM_CACHE_DIR``, ``CQPM_PUBLIC_URL``); see ``docs/deployment.md``. Set ``CQPM_TRUST_PROXY=1`` when a
 reverse proxy sets ``X-Forwarded-Proto`` / ``X-Forwarded-Host``.
 """
 from __future__ import annotations

@@ -34,7 +34,8 @@ def settings_options(func):
         try:
             settings = Settings.from_env(store=store, base_uri=base_uri, endpoint=endpoint)
         except ValueError as exc:
-            hint = "--endpoint" if "ENDPOINT" in str(exc) else "--base-uri"
+            # the message names the variable; only two of them are also options of the verb
+            hint = "--endpoint" if "ENDPOINT" in str(exc) else "--base-uri" if "BASE_URI" in str(exc) else None
             raise click.BadParameter(str(exc), param_hint=hint) from exc
         return func(*args, settings=settings, **kwargs)
 

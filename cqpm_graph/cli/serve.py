@@ -3,7 +3,8 @@
 The graph is read from the embedded store (``--store`` / ``CQPM_STORE``, opened read-only; a later
 ``cqpm-graph build`` is picked up at the next request) or from a remote SPARQL endpoint
 (``--endpoint`` / ``CQPM_ENDPOINT``; see ``docs/deployment.md``). Limits of ``/sparql`` come from
-``CQPM_QUERY_TIMEOUT``, ``CQPM_RESULT_LIMIT``, ``CQPM_SERVICE_ALLOWLIST`` and ``CQPM_QUERY_WORKERS``.
+``CQPM_QUERY_TIMEOUT``, ``CQPM_RESULT_LIMIT``, ``CQPM_SERVICE_ALLOWLIST``, ``CQPM_QUERY_WORKERS`` and
+``CQPM_QUERY_MEMORY`` (MiB per query worker process).
 For a WSGI server of your own (gunicorn…), use ``cqpm_graph.webapp.wsgi:app``.
 """
 from __future__ import annotations
@@ -53,8 +54,10 @@ def command(settings, host: str, port: int, threads: int, trusted_proxy: str | N
         shown = f"[{shown}]"
     url = f"http://{shown}:{server.effective_port}/"
     click.echo(f"cqpm-graph explorer: {url}")
+    memory = (f", {settings.query_memory} MiB per query" if settings.query_memory and settings.query_workers
+              and explorer.backend.kind != "remote" else "")
     click.echo(f"  SPARQL endpoint: {url}sparql  (limits: {settings.query_timeout:g} s, "
-               f"{settings.result_limit} rows; SERVICE {'to ' + ', '.join(settings.service_allowlist) if settings.service_allowlist else 'refused'})")
+               f"{settings.result_limit} rows{memory}; SERVICE {'to ' + ', '.join(settings.service_allowlist) if settings.service_allowlist else 'refused'})")
     if explorer.backend.kind == "remote":
         click.echo(f"  graph: {explorer.backend.description}")
         try:
