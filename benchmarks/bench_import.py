@@ -28,18 +28,6 @@ import tempfile
 import time
 from pathlib import Path
 
-#: NsfCodeParentShape (shapes/cqpm-sparql-shapes.ttl, not owned by the import) compares ``STR(?pn) = ?parent``
-#: inside FILTER NOT EXISTS, which oxigraph evaluates as a scan of every skos:notation (~35 s per focus node
-#: with ROME loaded). ``--patch-nsf-shape`` (default) validates with the equivalent index lookup instead;
-#: see docs/benchmarks.md.
-NSF_OLD = """?speciality skos:notation ?pn ; skos:inScheme ?scheme .
-                    ?scheme a skos:ConceptScheme .
-                    FILTER (STR(?pn) = ?parent && STRENDS(STR(?scheme), "/scheme/nsf"))"""
-NSF_NEW = """?speciality skos:notation ?parent ; skos:inScheme ?scheme .
-                    ?scheme a skos:ConceptScheme .
-                    FILTER (STRENDS(STR(?scheme), "/scheme/nsf"))"""
-
-
 def _rss_mib() -> float:
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return kb / 1024
@@ -84,13 +72,6 @@ def step(name: str, args) -> dict:
         from cqpm_graph.shacl_fast import compile_shapes, load_all_shapes, validate_fast
         from cqpm_graph.store import live_path
         shapes = load_all_shapes()
-        if args.patch_nsf_shape:
-            from rdflib import Literal
-            from rdflib.namespace import SH
-            for s, o in list(shapes.subject_objects(SH.select)):
-                if NSF_OLD in str(o):
-                    shapes.set((s, SH.select, Literal(str(o).replace(NSF_OLD, NSF_NEW))))
-                    out["patched"] = "NsfCodeParentShape"
         checks, unsupported = compile_shapes(shapes)
         store = ox.Store.read_only(str(live_path(settings.store)))
         out["triples"] = len(store)
@@ -107,7 +88,6 @@ def main(argv=None) -> int:
     ap.add_argument("--fiches", type=int, default=25_000)
     ap.add_argument("--format", choices=("xml", "csv"), default="xml")
     ap.add_argument("--workdir", type=Path, default=None)
-    ap.add_argument("--no-patch-nsf-shape", dest="patch_nsf_shape", action="store_false")
     ap.add_argument("--step", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--store", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--export", type=Path, default=None, help=argparse.SUPPRESS)
@@ -125,8 +105,6 @@ def main(argv=None) -> int:
                "--workdir", str(workdir), "--store", str(store)]
         if export:
             cmd += ["--export", export]
-        if not args.patch_nsf_shape:
-            cmd.append("--no-patch-nsf-shape")
         line = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1]
         results[name] = json.loads(line)
         export = results["generate"].get("export", export)

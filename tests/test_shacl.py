@@ -62,6 +62,27 @@ def check(shapes, graph: Graph) -> shacl.ValidationReport:
     return shacl.validate(graph, shapes)
 
 
+def _result_key(r):
+    path = str(r.path) if isinstance(r.path, URIRef) else None
+    return (str(r.focus_node), path, None if r.value is None else str(r.value), r.severity,
+            str(r.source_constraint_component).rsplit("#", 1)[-1])
+
+
+def assert_fast_engine_agrees(shapes, graph: Graph, report: shacl.ValidationReport) -> None:
+    """The fast engine (cqpm_graph.shacl_fast), in both its forms (set-at-a-time as at national scale, and focus
+    by focus), finds exactly pyshacl's results on the same triples (in a store's named graph)."""
+    from cqpm_graph.shacl_fast import validate_fast
+    store = ox.Store()
+    g = ox.NamedNode(str(ID["graph/test"]))
+    store.extend(ox.Quad(_ox(s), _ox(p), _ox(o), g) for s, p, o in graph)
+    expected = {_result_key(r) for r in report.results}
+    for mode in ("set", "focus"):
+        fast = validate_fast(store, shapes, form=mode)
+        found = {_result_key(r) for r in fast.results}
+        assert found == expected, (mode, sorted(found - expected)[:5], sorted(expected - found)[:5])
+        assert fast.conforms == report.conforms
+
+
 def mine(report) -> list[shacl.ValidationResult]:
     """Results of this module's shapes (shapes/ may hold other teams' files, loaded too)."""
     return [r for r in report.results if str(r.source_shape).startswith(str(SHAPES))]
@@ -98,6 +119,7 @@ def test_every_shape_has_a_comment_severity_and_bilingual_message(shapes):
 
 def test_good_fixture_conforms_with_only_the_referentiel_info(shapes):
     report = check(shapes, good_graph())
+    assert_fast_engine_agrees(shapes, good_graph(), report)
     assert report.conforms
     assert report.counts_by_severity["Violation"] == 0
     (info,) = mine(report)
@@ -121,6 +143,10 @@ def test_broken_fixture_names_each_planted_fault(broken_report):
         hits = [r for r in by_shape(broken_report, shape) if r.focus_label == focus]
         assert hits and all(r.severity == "Warning" for r in hits), f"{shape} did not warn on {focus}"
         assert any(line.startswith(f"{focus} — [Avertissement]") for line in lines), focus
+
+
+def test_broken_fixture_same_results_with_the_fast_engine(shapes, broken_report):
+    assert_fast_engine_agrees(shapes, shacl.graph_from_files([BROKEN]), broken_report)
 
 
 def test_broken_fixture_has_no_unplanted_violation(broken_report):
@@ -243,6 +269,7 @@ def test_violation_rule_fails_on_its_fault(shapes, shape):
     report = check(shapes, g)
     hits = by_shape(report, shape)
     assert hits, report.to_text()
+    assert_fast_engine_agrees(shapes, g, report)
     assert all(r.severity == "Violation" for r in hits)
     assert focus in {r.focus_node for r in hits}
     assert not report.conforms
@@ -256,6 +283,7 @@ def test_warning_rule_warns_but_conforms(shapes, shape):
     report = check(shapes, g)
     hits = by_shape(report, shape)
     assert hits and all(r.severity == "Warning" for r in hits), report.to_text()
+    assert_fast_engine_agrees(shapes, g, report)
     assert focus in {r.focus_node for r in hits}
     assert report.conforms, report.to_text()
 
@@ -506,3 +534,27 @@ def test_validate_flattens_a_dataset(shapes):
     report = check(shapes, ds)
     assert report.conforms, report.to_text()
     assert not by_shape(report, "RomeCodeExistsShape")
+
+
+def test_nsf_notations_are_plain_strings():
+    """NsfCodeParentShape looks the speciality up by its notation as a plain string (an index lookup, not a
+    STR() comparison per concept): the NSF loader writes every notation as an xsd:string literal."""
+    from cqpm_graph.nsf import iter_nsf, nsf_subspeciality_triples
+    uris = URIScheme(str(ID))
+    triples = [*iter_nsf(uris, data_dir() / "reference" / "nsf"),
+               *nsf_subspeciality_triples(uris, "200r", "Contrôle qualité")]
+    notations = [t.object for t in triples if t.predicate.value == str(SKOS.notation)]
+    assert len(notations) > 100
+    assert all(isinstance(n, ox.Literal) and n.datatype.value == str(XSD.string) for n in notations)
+
+
+def test_nsf_parent_lookup_finds_the_speciality(shapes):
+    """200r's speciality 200 is found through its plain-string notation; 999's is not (both engines)."""
+    g = good_graph()
+    g.add((CERT, CQPM.nsfCode, ID["nsf/200r"]))
+    report = check(shapes, g)
+    assert not by_shape(report, "NsfCodeParentShape")
+    g.add((CERT, CQPM.nsfCode, ID["nsf/999"]))
+    report = check(shapes, g)
+    assert [r.value for r in by_shape(report, "NsfCodeParentShape")] == [ID["nsf/999"]]
+    assert_fast_engine_agrees(shapes, g, report)
