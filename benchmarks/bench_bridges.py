@@ -9,10 +9,12 @@
    realistic overlaps), bloc titles from a pool in which general blocs recur across hundreds of
    certifications (like the CAP "UG1 : Français …"), 1–4 ROME codes (mostly in one domaine), 1–2 NSF codes,
    a level NIV3–NIV7, lineage chains for 20 %.
-2. Times the build-time similarity (:func:`similarity_quads`) on it.
+2. Times the build-time similarity (:func:`cqpm_graph.bridges.similarity.load_similarity`: mappings and
+   shortlists written to ``graph/bridges``; quads, seconds, peak RSS), then a second call (input unchanged:
+   kept).
 3. Times :meth:`Bridges.bridges` for random certifications in-process (p50 / p95 / max) on the on-disk
-   store, and over HTTP through a minimal JSON view served by waitress on loopback (what the explorer's
-   bridges page does), and :meth:`Bridges.gap`.
+   store, with the time per named query, and over HTTP through a minimal JSON view served by waitress on
+   loopback (what the explorer's bridges page does), and :meth:`Bridges.gap`.
 
 Targets (docs/bridges.md): ≤ 20 ms p95 in-process, ≤ 50 ms p95 over HTTP.
 """
@@ -153,8 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the generated store (printed at the end)")
     args = parser.parse_args(argv)
 
-    from cqpm_graph.bridges import Bridges
-    from cqpm_graph.bridges.similarity import iter_similarity_quads
+    import resource
+    from collections import defaultdict
+
+    from cqpm_graph.bridges import Bridges, StoreRunner
+    from cqpm_graph.bridges.similarity import load_similarity
     from cqpm_graph.build import build
     from cqpm_graph.config import Settings
     from cqpm_graph.store import new_build, open_store
@@ -166,11 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     build(seeds, validate=False)
     print(f"seed build: {time.perf_counter() - t:.1f} s")
     uris = URIScheme(seeds.base_uri)
-    base_quads = list(open_store(seeds).quads_for_pattern(None, None, None, None))
+    base_quads = open_store(seeds).dump(format=ox.RdfFormat.N_QUADS)  # the seeds, ~0.2 M quads
 
     settings = Settings(store=tmp / "national")
     with new_build(settings.store) as store:
-        store.bulk_extend(base_quads)
+        store.bulk_load(base_quads, format=ox.RdfFormat.N_QUADS)
+        del base_quads
         t = time.perf_counter()
         try:
             from cqpm_graph.fc.synthetic import generate_fiches, write_xml_export
@@ -184,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             path = write_xml_export(fiches, tmp / "export")
             report = load_export(store, uris, path)
             ids = [f.number for f in fiches]
+            del fiches  # bounded memory: only the identifiers are needed from here on
             print(f"synthetic export (cqpm_graph.fc.synthetic): {path.name}, {report.quads:,} quads")
         else:
             quads = synthetic_quads(store, uris.base, args.certifications)
@@ -192,24 +199,32 @@ def main(argv: list[str] | None = None) -> int:
         counts = {k: sum(1 for _ in store.quads_for_pattern(None, RDF_TYPE, _n(CQPM + k)))
                   for k in ("Certification", "CompetenceBlock", "Capacity")}
         print(f"synthetic register: {counts} ({time.perf_counter() - t:.1f} s)")
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         t = time.perf_counter()
-        batch, total = [], 0
-        for quad in iter_similarity_quads(store, uris):  # batches: ~30 million quads at 25,000 fiches
-            batch.append(quad)
-            if len(batch) >= 1_000_000:
-                store.bulk_extend(batch)
-                total += len(batch)
-                batch = []
-        store.bulk_extend(batch)
-        total += len(batch)
-        print(f"similarity (build time): {time.perf_counter() - t:.1f} s, {total // 9:,} mappings")
+        total = load_similarity(store, uris, lambda m: print(m, flush=True))
+        print(f"similarity (build time, load_similarity): {time.perf_counter() - t:.1f} s, {total:,} quads in "
+              f"graph/bridges; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB "
+              f"(before: {rss:.0f} MiB)")
+        t = time.perf_counter()
+        again = load_similarity(store, uris)
+        print(f"similarity again, input unchanged: {time.perf_counter() - t:.2f} s ({again} quads written)")
 
     store = open_store(settings)
-    bridges = Bridges.from_store(store)
+    per_query: dict[str, list[float]] = defaultdict(list)
+    store_runner = StoreRunner(store)
+
+    def timed(name, params):
+        t0 = time.perf_counter()
+        rows = store_runner(name, params)
+        per_query[name].append(1000 * (time.perf_counter() - t0))
+        return rows
+
+    bridges = Bridges(timed)
     rng = random.Random(11)
     sample = [rng.choice(ids) for _ in range(args.queries)] + ["RNCP28229", "RNCP19453", "CQPM-management-d-equipe-s-autonome-s"]
     for cid in sample[:20]:  # warm the caches
         bridges.bridges(cid)
+    per_query.clear()
     times, sizes = [], []
     for cid in sample:
         t = time.perf_counter()
@@ -217,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         times.append(1000 * (time.perf_counter() - t))
         sizes.append(len(result.bridges))
     print(f"bridges in-process (top 10): {percentiles(times)}; bridges per answer: mean {statistics.mean(sizes):.1f}")
+    for name, ms in sorted(per_query.items(), key=lambda kv: -sum(kv[1])):
+        print(f"    {name:24} {len(ms):4} calls, mean {statistics.mean(ms):6.2f} ms, {percentiles(ms)}")
 
     gtimes = []
     for cid in sample[:50]:

@@ -28,7 +28,7 @@ FC_CANDIDATES = (ROOT / "tests" / "fixtures" / "fc" / "export-fiches-csv-2024-02
 
 def build_store(fc: Path | None) -> tuple[ox.Store, object]:
     from cqpm_graph.build import build
-    from cqpm_graph.bridges.similarity import similarity_quads
+    from cqpm_graph.bridges.similarity import load_similarity
     from cqpm_graph.config import Settings
     from cqpm_graph.store import open_store
     from cqpm_graph.uris import URIScheme
@@ -45,10 +45,7 @@ def build_store(fc: Path | None) -> tuple[ox.Store, object]:
     if fc is not None:
         from cqpm_graph.fc.importer import load_export
         load_export(store, uris, fc)
-    bridges_graph = ox.NamedNode(str(uris.graph("bridges")))
-    if store.contains_named_graph(bridges_graph):
-        store.remove_graph(bridges_graph)
-    store.bulk_extend(similarity_quads(store, uris))
+    load_similarity(store, uris)  # recomputed: the imported fiches change the input fingerprint
     return store, uris
 
 
@@ -61,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from cqpm_graph.bridges import Bridges
     from cqpm_graph.bridges.evaluate import evaluate_bridges, evaluate_capacities, load_gold
-    from cqpm_graph.bridges.similarity import _read, equivalent_blocs, similar_capacities
+    from cqpm_graph.bridges.similarity import equivalent_blocs, read_corpus, similar_capacities
 
     store, uris = build_store(fc)
     bridges = Bridges.from_store(store)
@@ -85,9 +82,19 @@ def main(argv: list[str] | None = None) -> int:
         for source, ids in res["noise"].items():
             print(f"- {source}: {', '.join(ids) if ids else '(none)'}")
 
-    capacities, blocs = _read(store, str(uris.graph("bridges")))
+    corpus = read_corpus(store)
+    capacities, blocs = corpus.capacities, corpus.blocs
+    # every capacity pair the wording pairs imply, and identical wordings (found by the queries) at 1
     scores = {(a.rsplit('/', 1)[1], b.rsplit('/', 1)[1]): s
-              for (a, b), s in similar_capacities(capacities, threshold=0.05, top_k=50).items()}
+              for (a, b), s in similar_capacities(capacities, threshold=0.05, top_k=50, expand=True).items()}
+    by_label: dict[str, list[str]] = {}
+    for iri, (_cert, words) in capacities.items():
+        by_label.setdefault(words[0], []).append(iri)
+    for same in by_label.values():
+        for i, a in enumerate(same):
+            for b in same[i + 1:]:
+                if capacities[a][0] != capacities[b][0]:
+                    scores[(a.rsplit('/', 1)[1], b.rsplit('/', 1)[1])] = 1.0
     cap_gold = load_gold(GOLD / "gold-capacities.csv")
     print(f"\n## Capacity mappings (TF-IDF cosine; {sum(g.relevance > 0 for g in cap_gold)} relevant and "
           f"{sum(g.relevance == 0 for g in cap_gold)} non-relevant judged pairs)\n")
@@ -97,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['precision']:.2f} | {row['recall']:.2f} |")
 
     labels = {iri: words[0] for iri, (_c, words) in capacities.items()}
-    print("\n## Bloc equivalences found\n")
+    print("\n## Bloc equivalences stored (identical titles are found in the fiches: not listed)\n")
     for (a, b), method in sorted(equivalent_blocs(blocs, labels).items()):
         print(f"- {a.rsplit('/', 1)[1]} ≡ {b.rsplit('/', 1)[1]} ({method})")
     return 0

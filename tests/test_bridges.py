@@ -318,8 +318,13 @@ def test_cli_sssom_export_parses_with_sssom(bridges_settings, tmp_path):
     df = msdf.df
     assert len(df) >= 3
     assert set(df["predicate_id"]) <= {"skos:exactMatch", "skos:closeMatch", "skos:relatedMatch"}
-    assert {"bloc:RNCP19453BC01", "bloc:RNCP28229BC01"} <= set(df["subject_id"]) | set(df["object_id"])
+    # blocs titled identically are found in the fiches, not stored; the capacity mappings are, every column filled
+    assert ("capacite:CQPM-management-d-equipe-s-autonome-s-C3", "capacite:RNCP28229-C10") in set(
+        zip(df["subject_id"], df["object_id"]))
     assert df["similarity_score"].between(0, 1).all()
+    assert set(df["mapping_justification"]) <= {"semapv:LexicalMatching", "semapv:LexicalSimilarityThresholdMatching"}
+    assert set(df["similarity_measure"]) <= {"tfidf-cosine", "normalised-title", "same-capacities"}
+    assert df["mapping_tool"].str.startswith("cqpm-graph").all()
     assert msdf.metadata["mapping_set_id"].endswith("/graph/bridges")
     assert msdf.metadata["license"].startswith("https://www.etalab.gouv.fr/")
 
@@ -399,12 +404,60 @@ def test_similarity_quads_on_the_seeds(bridges_settings):
     assert quads and all(q.graph_name.value == str(uris.graph("bridges")) for q in quads)
     skos = {(q.subject.value.rsplit("/", 1)[1], q.predicate.value.rsplit("#", 1)[1], q.object.value.rsplit("/", 1)[1])
             for q in quads if q.predicate.value.startswith(sim.SKOS)}
-    assert ("RNCP19453BC01", "exactMatch", "RNCP28229BC01") in skos
-    assert ("RNCP19453BC03", "exactMatch", "RNCP28229BC03") in skos
+    # blocs titled identically (BC01, BC03) are not stored: bridge-blocks reads them in the fiches
+    assert not any(p == "exactMatch" for _s, p, _o in skos)
     assert (f"{REFERENTIEL}-C3", "closeMatch", "RNCP28229-C10") in skos
+    shortlists = {q.subject.value.rsplit("/", 1)[1] for q in quads if q.predicate.value == sim.CQPM + "shortlistOf"}
+    assert set(SEEDS) <= shortlists
     assert all(p in ("exactMatch", "closeMatch", "relatedMatch") for _s, p, _o in skos)
     # reading a store that already has graph/bridges gives the same result
     assert sorted(map(str, quads)) == sorted(map(str, sim.similarity_quads(store, uris)))
+
+
+def test_shortlists_give_the_same_answers_as_on_demand(bridges, fc_bridges):
+    for engine, certs in ((bridges, SEEDS), (fc_bridges, SEEDS + ["RNCP4049", "RNCP19468", "RS6117", "RS5000"])):
+        on_demand = Bridges(engine.run, use_shortlists=False)
+        for cert in certs:
+            assert engine.shortlist(cert) is not None, cert
+            for top in (1, 3, 10, None):
+                assert engine.shortlist(cert).answers(top), (cert, top)  # the shortlist path is taken
+                assert engine.bridges(cert, top=top).to_dict() == on_demand.bridges(cert, top=top).to_dict(), (cert, top)
+
+
+def test_shortlist_of_rncp28229(bridges):
+    short = bridges.shortlist("RNCP28229")
+    assert short.entries[0][0] == "RNCP19453" and short.entries[0][1] == pytest.approx(2 / 3, abs=1e-6)
+    # few candidates: the ROME and NSF nominations are in the shortlist too, so any top is answered
+    assert short.count < 10 and short.nominated is not None and len(short.entries) == short.nominated
+    assert short.evidenced >= {"RNCP19453", REFERENTIEL} and short.answers(10) and short.answers(None)
+
+
+def test_load_similarity_keeps_an_up_to_date_graph(built_store):
+    uris = URIScheme(built_store.base_uri)
+    store = ox.Store()
+    store.bulk_extend(list(open_store(built_store).quads_for_pattern(None, None, None, None)))
+    graph = ox.NamedNode(str(uris.graph("bridges")))
+    first = sim.load_similarity(store, uris)
+    assert first > 0 and sim.stored_fingerprint(store, uris) == sim.input_fingerprint(store)
+    before = sorted(map(str, store.quads_for_pattern(None, None, None, graph)))
+    assert sim.load_similarity(store, uris) == 0  # same input: kept as it is
+    assert sorted(map(str, store.quads_for_pattern(None, None, None, graph))) == before
+    # another source document (a changed fiche or export): computed again
+    store.add(ox.Quad(ox.NamedNode(f"{uris.base}source/x"), ox.NamedNode(sim.CQPM + "sha256"), ox.Literal("0" * 64),
+                      ox.NamedNode(f"{uris.base}graph/x")))
+    assert sim.load_similarity(store, uris) == first
+    assert sorted(map(str, store.quads_for_pattern(None, None, None, graph))) != before  # new fingerprint
+
+
+def test_tfidf_matrix_is_scikit_learns():
+    np = pytest.importorskip("numpy")
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = ["Identifier les sources d'amélioration", "Proposer des solutions d'amélioration",
+             "Animer l'équipe de production et l'équipe de maintenance", "de la", "Réaliser la maintenance"]
+    ours = sim.tfidf_matrix(texts)
+    theirs = TfidfVectorizer(analyzer=sim.french_terms, sublinear_tf=True).fit_transform(texts)
+    assert np.abs((ours @ ours.T).toarray() - (theirs @ theirs.T).toarray()).max() < 1e-12
 
 
 # -- queries and runners -----------------------------------------------------------------------------------------
@@ -412,7 +465,8 @@ def test_similarity_quads_on_the_seeds(bridges_settings):
 def test_bridge_queries_are_in_the_catalogue_with_headers():
     catalogue = load_catalogue()
     names = ["bridge-blocks", "bridge-capacities", "bridge-certifications", "bridge-level", "bridge-lineage",
-             "bridge-mappings", "bridge-nsf", "bridge-nsf-neighbours", "bridge-rome", "bridge-rome-items", "gap-blocks"]
+             "bridge-mappings", "bridge-nsf", "bridge-nsf-neighbours", "bridge-pair-blocks", "bridge-pair-capacities",
+             "bridge-pair-rome", "bridge-rome", "bridge-rome-items", "bridge-shortlist", "gap-blocks"]
     for name in names:
         q = catalogue[name]
         assert q.title and q.description and q.titles.get("en") and q.descriptions.get("en"), name

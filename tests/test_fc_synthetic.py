@@ -36,3 +36,35 @@ def test_minus_rewrite_only_where_equivalent():
     assert minus_rewrite(no_shared) == no_shared
     nested = "SELECT ?this WHERE { ?this <p> ?x . FILTER NOT EXISTS { ?x <n> ?o . OPTIONAL { ?o <m> ?z } } }"
     assert minus_rewrite(nested) == nested
+
+
+def test_wordings_are_realistic_and_skewed():
+    from cqpm_graph.fc.synthetic import COMMON_CAPACITIES, GENERAL_BLOCS, wording_stats
+
+    fiches = generate_fiches(2000, seed=42)
+    stats = wording_stats(fiches)
+    # mostly distinct wordings (the previous generator had 1,620 for ~35,000 capacities here) …
+    assert stats["capacity_ratio"] > 0.6 and stats["title_ratio"] > 0.6, stats
+    # … with skew: transversal wordings and general blocs of CAP / BTS recur word for word
+    assert stats["top_capacity"][0] in COMMON_CAPACITIES and stats["top_capacity"][1] > 100
+    general = {title for blocs in GENERAL_BLOCS.values() for title, _caps in blocs}
+    assert stats["top_title"][0] in general and stats["top_title"][1] > 50
+    # a newer version keeps most of its predecessor's wordings
+    by_number = {f.number: f for f in fiches}
+    kept = total = 0
+    for f in fiches:
+        for old in f.replaces:
+            older = by_number.get(old)
+            if older and older.blocs and f.blocs:
+                mine = {c for b in f.blocs for c in b.capacities}
+                theirs = {c for b in older.blocs for c in b.capacities}
+                kept, total = kept + len(mine & theirs), total + len(mine)
+    assert total and kept / total > 0.4
+    # capacity wordings start from real ROME v347 savoir-faire labels
+    assert any(c.startswith("Réaliser") for f in fiches[:50] for b in f.blocs for c in b.capacities)
+
+
+def test_wordings_are_deterministic():
+    a, b = generate_fiches(200, seed=9), generate_fiches(200, seed=9)
+    assert [[(bl.label, bl.capacities) for bl in f.blocs] for f in a] == \
+        [[(bl.label, bl.capacities) for bl in f.blocs] for f in b]

@@ -4,8 +4,9 @@
   acquire of another (:meth:`Bridges.bridges`, :meth:`Bridges.gap`); it runs the named queries
   ``queries/bridge-*.rq`` and ``queries/gap-blocks.rq`` through a runner (:mod:`.runner`), on the
   embedded store or on a remote SPARQL endpoint.
-* :func:`similarity.similarity_quads` computes, at build time, the bloc equivalences and capacity
-  similarities of the named graph ``graph/bridges``; :mod:`.sssom` exports them as an SSSOM mapping set.
+* :func:`similarity.load_similarity` computes, at build time, the bloc equivalences, capacity similarities
+  and bridge shortlists of the named graph ``graph/bridges`` (kept when its input fingerprint is
+  unchanged); :mod:`.sssom` exports the mappings as an SSSOM mapping set.
 
 See ``docs/bridges.md`` for the signals, weights, thresholds and measured quality.
 """

@@ -27,6 +27,13 @@ only when those give fewer than the number asked for (or all are asked for): a c
 group is shared by thousands of certifications nationally. ROME, NSF and level then refine the candidates
 that can still reach the top *N* (their score plus the most the refining signals can add is at least the
 *N*-th score; at most :data:`REFINE_FACTOR` × *N* of them), shared ROME savoir-faire the best *N*. Ordering is deterministic: score descending, then identifier.
+
+When the graph holds the build-time shortlists (``cqpm:BridgeShortlist`` in ``graph/bridges``, query
+``bridge-shortlist``), the nomination is one indexed lookup: the shortlist gives the candidates already
+ranked by the bloc, capacity and lineage signals; only the candidates that can reach the top *N* are refined
+and only the top *N* get their evidence, through the same queries bounded to them (``other`` as a list).
+Without shortlists (a remote endpoint that lacks them), with held blocs, or with other weights, everything
+is computed on demand as above; both ways give the same answers (tests compare them).
 """
 from __future__ import annotations
 
@@ -226,11 +233,14 @@ class Bridges:
         report = bridges.gap("RNCP28229", "RNCP19453", held_blocks=["RNCP28229BC01"])
     """
 
-    def __init__(self, runner: Runner, weights: dict[str, float] | None = None):
+    def __init__(self, runner: Runner, weights: dict[str, float] | None = None, use_shortlists: bool = True):
         if not callable(runner):  # a pyoxigraph store
             runner = StoreRunner(runner)
         self.run = runner
         self.weights = dict(WEIGHTS if weights is None else weights)
+        #: read the build-time shortlists when the graph has them (``False``: always compute on demand)
+        self.use_shortlists = use_shortlists and all(
+            self.weights.get(k) == WEIGHTS[k] for k in ("block", "capacity", "lineage"))
 
     @classmethod
     def from_store(cls, store, catalogue=None, **kwargs) -> "Bridges":
@@ -289,6 +299,10 @@ class Bridges:
         """
         source = self.certification(identifier)
         a = source.id
+        if not held_blocks and self.use_shortlists:
+            shortlist = self.shortlist(a)
+            if shortlist is not None and shortlist.answers(top):
+                return self._bridges_from_shortlist(source, shortlist, top)
         held, held_caps = self._held(source, held_blocks)
         signals: dict[str, dict[str, float]] = defaultdict(dict)
         evidence: dict[str, list[dict]] = defaultdict(list)
@@ -346,6 +360,83 @@ class Bridges:
             bridges = bridges[:top]
         return BridgesResult(a, source.title, bridges, held_blocks=sorted(held) if held_blocks else None)
 
+    def shortlist(self, identifier: str) -> "Shortlist | None":
+        """The build-time shortlist of a certification (query ``bridge-shortlist``), or ``None`` when the
+        graph has none (no ``cqpm:BridgeShortlist``: an older graph, or an endpoint without them)."""
+        rows = self.run("bridge-shortlist", {"certification": identifier})
+        if not rows:
+            return None
+        nominated = rows[0].get("nominated")
+        return Shortlist.parse(int(rows[0]["count"]), str(rows[0].get("candidates") or ""),
+                               None if nominated is None else int(nominated))
+
+    def _bridges_from_shortlist(self, source: CertificationInfo, shortlist: "Shortlist", top: int | None) -> BridgesResult:
+        """:meth:`bridges` from the shortlist: the same steps as on demand, with the nomination read from
+        the graph and the bloc, capacity and lineage evidence fetched for the top *N* only."""
+        a = source.id
+        signals: dict[str, dict[str, float]] = defaultdict(dict)
+        evidence: dict[str, list[dict]] = defaultdict(list)
+        # few candidates (or all asked for): ROME and NSF nominate too; the shortlist holds those nominations
+        filled = top is None or shortlist.count < top
+        for cid, block, capacity, lineage, rome, nsf in shortlist.entries:
+            if not filled and shortlist.nominated is not None and cid not in shortlist.evidenced:
+                continue  # nominated by ROME or NSF only
+            sig = signals[cid]
+            for kind, value in (("block", block), ("capacity", capacity), ("lineage", lineage),
+                                ("rome", rome if filled else 0.0), ("nsf", nsf if filled else 0.0)):
+                if value:
+                    sig[kind] = value
+        signals.pop(a, None)
+        candidates = sorted(signals)
+        if not candidates:
+            return BridgesResult(a, source.title, [])
+        ranked = sorted(candidates, key=lambda c: (-self._score(signals[c]), c))
+        if top is not None and len(ranked) > top:
+            floor = self._score(signals[ranked[top - 1]]) - self._refine_bonus()
+            ranked = [c for c in ranked if self._score(signals[c]) >= floor][:max(REFINE_FACTOR * top, top)]
+        if not filled:
+            self._rome_signal(a, ranked, signals, evidence)
+        if ranked:
+            self._nsf_signal(a, ranked, signals, evidence)
+        self._level_signal(a, ranked, signals, evidence)
+        ranked.sort(key=lambda c: (-self._score(signals[c]), c))
+        shown = candidates if top is None else ranked
+        # the evidence of the bloc, capacity and lineage signals, for the bridges shown only; their exact
+        # values come from it (the shortlist ranks with the same values, except for titles and wordings held
+        # by very many certifications, which it leaves out of the nomination)
+        shown = sorted(shown, key=lambda c: (-self._score(signals[c]), c))
+        kept = shown if top is None else shown[:top]
+        exact: dict[str, dict[str, float]] = defaultdict(dict)
+        if kept:
+            self._block_signal(a, kept, None, exact, evidence, query="bridge-pair-blocks")
+            self._capacity_signal(a, kept, None, exact, evidence, query="bridge-pair-capacities")
+            self._lineage_signal(a, kept, exact, evidence)
+            if filled:  # the ROME evidence of the nominations (refined candidates have it already)
+                self._rome_signal(a, kept, signals, evidence)
+        infos = self.certifications(kept)
+        for cid in kept:
+            info, sig = infos.get(cid), signals[cid]
+            for kind in ("block", "capacity", "lineage"):
+                sig.pop(kind, None)
+            if "block" in exact[cid]:
+                sig["block"] = min(1.0, exact[cid]["block"] / info.blocks) if info and info.blocks else 0.0
+            if "capacity" in exact[cid]:
+                sig["capacity"] = (min(1.0, exact[cid]["capacity"] / info.capacities)
+                                   if info and info.capacities else 0.0)
+            if "lineage" in exact[cid]:
+                sig["lineage"] = exact[cid]["lineage"]
+        kept.sort(key=lambda c: (-self._score(signals[c]), c))
+        self._rome_competence_signal(a, kept[:REFINE_LIMIT if top is None else min(REFINE_LIMIT, top)],
+                                     signals, evidence)
+        bridges = [Bridge(certification=c, score=round(self._score(signals[c]), 4),
+                          evidence=_sorted_evidence(evidence[c]),
+                          title=infos[c].title if c in infos else c,
+                          signals={k: round(signals[c].get(k, 0.0), 4) for k in KINDS})
+                   for c in kept]
+        bridges = [b for b in bridges if b.score > 0]
+        bridges.sort(key=lambda b: (-b.score, b.certification))
+        return BridgesResult(a, source.title, bridges)
+
     def _refine_bonus(self) -> float:
         """Most that the refining signals (ROME, NSF, level) can add to a score."""
         return self.weights.get("nsf", 0.0) + self.weights.get("level", 0.0) + self.weights.get("rome", 0.0)
@@ -367,8 +458,8 @@ class Bridges:
         caps = {_local(r["capacity"]) for r in rows if r.get("blockCode") in held and "capacity" in r}
         return held, caps
 
-    def _block_signal(self, a, others, held, signals, evidence):
-        rows = self.run("bridge-blocks", {"certification": a, "other": others})
+    def _block_signal(self, a, others, held, signals, evidence, query: str = "bridge-blocks"):
+        rows = _only(self.run(query, {"certification": a, "other": others}), others)
         seen: dict[tuple[str, str, str], dict] = {}
         for r in rows:
             code, other_code = r.get("blockCode") or _local(r["block"]), r.get("otherBlockCode") or _local(r["otherBlock"])
@@ -390,8 +481,8 @@ class Bridges:
         for other, blocs in covered.items():
             signals[other]["block"] = float(len(blocs))  # divided by the candidate's bloc count later
 
-    def _capacity_signal(self, a, others, held_caps, signals, evidence):
-        rows = self.run("bridge-capacities", {"certification": a, "other": others})
+    def _capacity_signal(self, a, others, held_caps, signals, evidence, query: str = "bridge-capacities"):
+        rows = _only(self.run(query, {"certification": a, "other": others}), others)
         best: dict[str, dict[str, float]] = defaultdict(dict)
         for r in rows:
             cap, other_cap = _local(r["capacity"]), _local(r["otherCapacity"])
@@ -416,7 +507,11 @@ class Bridges:
             signals[other]["lineage"] = max(signals[other].get("lineage", 0.0), 1.0 / distance)
 
     def _rome_signal(self, a, others, signals, evidence):
-        for r in self.run("bridge-rome", {"certification": a, "other": others}):
+        if isinstance(others, list):  # a bounded list: both sides read, then compared
+            rows = self.run("bridge-pair-rome", {"certification": a, "other": others}) if others else []
+        else:
+            rows = self.run("bridge-rome", {"certification": a, "other": others})
+        for r in rows:
             other, relation = r["other"], r["relation"]
             item = {"kind": "rome", "relation": relation, "source": r.get("rome", ""), "target": r.get("otherRome", "")}
             if relation == "same-domaine" and r.get("domaine"):
@@ -432,12 +527,13 @@ class Bridges:
     def _rome_competence_signal(self, a, others, signals, evidence):
         if not others:
             return
-        items: dict[str, dict[str, str]] = defaultdict(dict)
-        for r in self.run("bridge-rome-items", {"certification": [a, *others]}):
-            items[r["certification"]][r["item"]] = r.get("label", "")
-        mine = items.get(a, {})
+        mine = {r["item"]: r.get("label", "") for r in self.run("bridge-rome-items", {"certification": a})}
         if not mine:
             return
+        # the others' items without labels (only those of the certification held are shown)
+        items: dict[str, set[str]] = defaultdict(set)
+        for r in self.run("bridge-rome-item-ids", {"certification": list(others)}):
+            items[r["certification"]].add(r["item"])
         for other in others:
             shared = sorted(set(mine) & set(items.get(other, {})))
             if not shared:
@@ -564,10 +660,58 @@ class Bridges:
         signals: dict[str, dict[str, float]] = defaultdict(dict)
         evidence: dict[str, list[dict]] = defaultdict(list)
         if kind == "block":
-            self._block_signal(a, b, held, signals, evidence)
+            self._block_signal(a, b, held, signals, evidence, query="bridge-pair-blocks")
         else:
-            self._capacity_signal(a, b, held_caps, signals, evidence)
+            self._capacity_signal(a, b, held_caps, signals, evidence, query="bridge-pair-capacities")
         return evidence.get(b, [])
+
+
+@dataclass
+class Shortlist:
+    """A certification's build-time shortlist (query ``bridge-shortlist``).
+
+    :ivar count: how many certifications have bloc, capacity or lineage evidence with it.
+    :ivar entries: ``[(identifier, block share, capacity share, lineage score)]``, best first.
+    """
+
+    count: int
+    entries: list[tuple[str, float, float, float, float, float]]
+    #: for a certification with few candidates: how many ROME and NSF nominate too (entries then ranked with
+    #: them: ``(identifier, block, capacity, lineage, rome, nsf)``); ``None`` when not computed
+    nominated: int | None = None
+    #: identifiers of the entries with bloc, capacity or lineage evidence
+    evidenced: set[str] = field(default_factory=set)
+
+    @classmethod
+    def parse(cls, count: int, text: str, nominated: int | None = None) -> "Shortlist":
+        """From ``cqpm:candidates`` (``"RNCP19453 0.666667 0 0 1 0.6;…"``; ROME and NSF fields optional).
+
+        :raises ValueError: for a malformed list.
+        """
+        entries = []
+        for item in filter(None, text.split(";")):
+            cid, *values = item.split()
+            numbers = [float(v) for v in values] + [0.0] * (5 - len(values))
+            entries.append((cid, *numbers[:5]))
+        strong = {e[0] for e in entries if e[1] or e[2] or e[3]}
+        return cls(count, entries, nominated, strong)
+
+    def answers(self, top: int | None) -> bool:
+        """Whether it holds every candidate :meth:`Bridges.bridges` may refine for *top* bridges."""
+        strong = len(self.evidenced) if self.nominated is not None else len(self.entries)
+        if top is None or self.count < top:
+            if self.nominated is None:
+                return False
+            return len(self.entries) >= self.nominated or (top is not None and len(self.entries) >= REFINE_FACTOR * top)
+        return strong >= self.count or strong >= REFINE_FACTOR * top
+
+
+def _only(rows: list[dict], others) -> list[dict]:
+    """The rows about *others* (a list; a single identifier or ``None``: all rows)."""
+    if others is None or isinstance(others, str):
+        return rows
+    wanted = set(others)
+    return [r for r in rows if r.get("other") in wanted]
 
 
 def _bloc_code(cert_id: str, code: str) -> str:

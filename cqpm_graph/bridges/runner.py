@@ -31,6 +31,9 @@ def render_with_lists(query: queries_mod.StoredQuery, params: Params, only_lists
     With *only_lists*, single values are left out of the text (the caller binds them otherwise, e.g. as
     pyoxigraph substitutions).
 
+    The blocks go at the top of the ``WHERE`` group, or, when the query has lines ``#VALUES``, at each of
+    them (a comment for any other reader: the query stays valid SPARQL).
+
     Every value is validated by the parameter's declaration (:meth:`QueryParam.to_term`) and written
     escaped (:func:`cqpm_graph.queries.sparql_term`), as :meth:`StoredQuery.render` does for one value.
 
@@ -54,6 +57,10 @@ def render_with_lists(query: queries_mod.StoredQuery, params: Params, only_lists
         blocks.append(f"VALUES ?{key} {{ {terms} }}")
     if not blocks:
         return query.text
+    if _VALUES_MARK_RE.search(query.text):
+        # the query says where its values go (e.g. at the top of each UNION branch, which a VALUES block at
+        # the top of the WHERE group does not reach in pyoxigraph's plans)
+        return _VALUES_MARK_RE.sub(lambda m: m.group(1) + ("\n" + m.group(1)).join(blocks), query.text)
     pos = queries_mod._values_insertion_point(query.text)  # same place as StoredQuery.render
     if pos is None:
         raise ValueError(f"query {query.name!r}: no WHERE {{ … }} group to insert parameter values into")
@@ -61,6 +68,8 @@ def render_with_lists(query: queries_mod.StoredQuery, params: Params, only_lists
 
 
 _SUBSTITUTIONS_RE = re.compile(r"^#\s*binding\s*:\s*substitutions\s*$", re.M)
+#: A line ``#VALUES`` in a query body: where :func:`render_with_lists` puts the VALUES blocks (each place).
+_VALUES_MARK_RE = re.compile(r"^([ \t]*)#VALUES[ \t]*$", re.M)
 
 
 class StoreRunner:

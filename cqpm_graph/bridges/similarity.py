@@ -1,68 +1,102 @@
-"""Build-time similarity between blocs and between capacities, stored as mapping resources.
+"""Build-time similarity between blocs and between capacities, and the bridge shortlists, in ``graph/bridges``.
 
-:func:`similarity_quads` reads the blocs and capacities already loaded in the store and returns the quads
-of the named graph ``graph/bridges``. Each mapping is a resource in the SSSOM RDF form (the form
-``sssom-py`` writes: an ``owl:Axiom`` with ``owl:annotatedSource`` / ``owl:annotatedProperty`` /
-``owl:annotatedTarget`` and ``sssom:`` slots), plus the plain SKOS triple it asserts, so a SPARQL user can
-follow ``skos:exactMatch`` / ``skos:closeMatch`` / ``skos:relatedMatch`` directly::
+:func:`load_similarity` reads the certifications, blocs and capacities of the store and (re)writes the named
+graph ``graph/bridges``:
 
-    id:mapping/3f2a… a owl:Axiom ;
-        owl:annotatedSource   id:capacite/CQPM-…-C3 ;
-        owl:annotatedProperty skos:closeMatch ;
-        owl:annotatedTarget   id:capacite/RNCP28229-C10 ;
-        sssom:mapping_justification semapv:LexicalSimilarityThresholdMatching ;
-        sssom:similarity_score 0.53 ;
-        sssom:similarity_measure "tfidf-cosine" ;
-        sssom:mapping_tool "cqpm-graph 0.1.0" .
+* **mappings** in the RDF form of SSSOM (an ``owl:Axiom`` annotating the SKOS triple it asserts), with only
+  the slots that vary per mapping; the constant ones are on the mapping set ``<base>graph/bridges``::
+
+    id:mapping/3f2a… owl:annotatedSource   id:capacite/CQPM-…-C3 ;
+                     owl:annotatedProperty skos:closeMatch ;
+                     owl:annotatedTarget   id:capacite/RNCP28229-C10 ;
+                     sssom:similarity_score 0.53 .
     id:capacite/CQPM-…-C3 skos:closeMatch id:capacite/RNCP28229-C10 .
+    id:graph/bridges a sssom:MappingSet ; sssom:mapping_justification semapv:LexicalSimilarityThresholdMatching ;
+        sssom:similarity_measure "tfidf-cosine" ; sssom:mapping_tool "cqpm-graph 0.1.0" ; cqpm:inputFingerprint "…" .
 
-Two methods, documented in ``docs/bridges.md``:
+  Bloc mappings (``skos:exactMatch``) state their own ``sssom:mapping_justification`` (``semapv:LexicalMatching``)
+  and ``sssom:similarity_measure`` (``normalised-title`` / ``same-capacities``).
+* **shortlists** (:data:`SHORTLIST` best candidate certifications of each certification, with the bloc and
+  capacity coverage and the lineage already computed), one ``cqpm:BridgeShortlist`` per certification, read by
+  the query ``bridge-shortlist`` so that :meth:`Bridges.bridges` needs one indexed lookup instead of
+  comparing a certification with all others at request time.
 
-* **bloc equivalence** (``skos:exactMatch``, ``semapv:LexicalMatching``, score 1.0): two blocs of different
-  certifications whose titles are equal after :func:`title_key` normalisation (``normalised-title``), or
-  whose capacities are the same set of normalised wordings (``same-capacities``). The law treats identical
-  blocs of two certifications as equivalent.
-* **capacity similarity** (``semapv:LexicalSimilarityThresholdMatching``, ``tfidf-cosine``): cosine of
-  TF-IDF vectors of French Snowball stems (unigrams and bigrams, stop words removed, accents folded),
-  fitted on every capacity wording of the store; ``skos:closeMatch`` from :data:`CLOSE_MATCH` up,
-  ``skos:relatedMatch`` from :data:`RELATED_MATCH` up; at most :data:`TOP_K` targets per capacity.
+Methods (``docs/bridges.md``):
 
-Only pairs of *different* certifications are kept; one mapping per unordered pair (source IRI < target
-IRI), queries read both directions.
+* **bloc equivalence** (``skos:exactMatch``, score 1.0): titles equal after :func:`title_key` normalisation
+  (``normalised-title``) or the same set of normalised capacity wordings (``same-capacities``). Blocs whose
+  titles are equal character for character are *not* stored: ``bridge-blocks`` finds them in the fiches
+  (``identical-title``).
+* **capacity similarity** (``tfidf-cosine``): cosine of TF-IDF vectors of French Snowball stems (unigrams and
+  bigrams, stop words removed, accents folded), one document per distinct wording; ``skos:closeMatch`` from
+  :data:`CLOSE_MATCH` up, ``skos:relatedMatch`` from :data:`RELATED_MATCH` up. Each distinct wording proposes
+  its :data:`TOP_K` best other wordings, stored once between the first capacities (IRI order) of the two
+  wordings in different certifications. Capacities worded identically are not stored either:
+  ``bridge-capacities`` finds them in the fiches (``identical-wording``).
+
+Only pairs of *different* certifications; one mapping per unordered pair (source IRI < target IRI).
 """
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
 from .. import __version__
-from ..store import select
 from ..uris import URIScheme
 
 OWL = "http://www.w3.org/2002/07/owl#"
 SKOS = "http://www.w3.org/2004/02/skos/core#"
 SSSOM = "https://w3id.org/sssom/"
 SEMAPV = "https://w3id.org/semapv/vocab/"
-RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+CQPM = "https://w3id.org/cqpm/ontology#"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+XSD = "http://www.w3.org/2001/XMLSchema#"
 
 #: TF-IDF cosine from which two capacities are a ``skos:closeMatch``.
 CLOSE_MATCH = 0.45
 #: TF-IDF cosine from which two capacities are a ``skos:relatedMatch`` (lower pairs are not stored).
 RELATED_MATCH = 0.20
-#: Most targets proposed per capacity (the best ones), which bounds the graph at national scale.
-TOP_K = 5
-#: Above this many equivalent blocs, each bloc is linked to the next :data:`RING` of its class only (in IRI
-#: order, a ring), so the graph stays linear; the class is still whole through those links and through the
-#: verbatim-title branch of ``bridge-blocks``.
+#: Most other wordings proposed per distinct capacity wording (the best ones): bounds the graph.
+TOP_K = 1
+#: Above this many equivalent blocs, each bloc is linked to the first bloc of at most :data:`RING` other
+#: title variants of its class only (the graph stays linear).
 MAX_CLASS = 50
 RING = 10
-#: Capacities compared per sparse product chunk (memory bound at national scale).
-CHUNK = 2000
+#: Neighbour search: a term found in more than this many wordings compares each wording with the
+#: :data:`POSTING_BLOCK` wordings next to it in alphabetical order only (near duplicates sort together);
+#: candidates are then scored by their exact cosine.
+POSTING_BLOCK = 16
+#: Candidate wordings rescored exactly per wording.
+CANDIDATES = 4
+#: Wordings per sparse product chunk (memory bound).
+CHUNK = 4000
+#: Quads per bulk load when writing ``graph/bridges``.
+LOAD_CHUNK = 300_000
+#: Candidate certifications stored per certification (``cqpm:BridgeShortlist``).
+SHORTLIST = 30
+#: A bloc title or capacity wording held by more certifications than this (the general blocs of CAPs,
+#: "Communiquer en anglais") does not nominate shortlist candidates by itself (as a shared ROME fiche).
+UBIQUITOUS = 200
+#: Weights of the signals the shortlist ranks by (the defaults of :data:`cqpm_graph.bridges.WEIGHTS`).
+SHORTLIST_WEIGHTS = {"block": 0.40, "capacity": 0.25, "lineage": 0.15}
+#: A certification with fewer candidates than this gets the ROME and NSF nominations of
+#: :meth:`Bridges.bridges` in its shortlist too (weights and per-relation scores as there).
+FILL_BELOW = 10
+FILL_WEIGHTS = {"rome": 0.10, "nsf": 0.05}
+ROME_SCORES = {"same-fiche": 1.0, "same-domaine": 0.5}
+NSF_SCORES = {"same-code": 1.0, "broader": 0.75, "narrower": 0.75, "same-speciality": 0.6}
+#: Credit of a capacity of the candidate by the best mapping it has (as in :mod:`cqpm_graph.bridges.core`).
+CREDIT = {"exactMatch": 1.0, "closeMatch": 1.0, "relatedMatch": 0.5}
+#: Part of the input fingerprint: change it when the method changes.
+METHOD_VERSION = "3"
 
 METHOD_TITLE = "normalised-title"
 METHOD_CAPACITIES = "same-capacities"
@@ -81,12 +115,25 @@ _TITLE_CODE_RE = re.compile(
     r"^\s*(?:(?:bloc|module|unite|domaine)\s*(?:de\s+competences?\s*)?(?:n\s*[°o]?\s*)?\d+|bc\s*\d+|[a-z]{1,3}\s*\d{1,2})"
     r"\s*[:\-.)]\s*")
 _WORD_RE = re.compile(r"\w+")
+_TOKEN_RE = re.compile(r"\w+|\x01")
+
+
+def _fold_slow(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+# Latin letters with accents → without (the NFKD decomposition without combining marks), as one table
+_FOLD_TABLE = {i: _fold_slow(chr(i)) for i in range(0x80, 0x250) if _fold_slow(chr(i)) != chr(i)}
+_BEYOND_TABLE_RE = re.compile("[^\x00-\u024f]")
 
 
 def fold(text: str) -> str:
     """Lower-case *text*, fold accents and typographic apostrophes (``"L’Équipe"`` → ``"l'equipe"``)."""
     text = text.replace("\u2019", "'").replace("œ", "oe").replace("Œ", "oe").lower()
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    if text.isascii():
+        return text
+    folded = text.translate(_FOLD_TABLE)
+    return _fold_slow(text) if _BEYOND_TABLE_RE.search(folded) else folded
 
 
 def title_key(title: str) -> str:
@@ -106,6 +153,25 @@ def capacity_key(label: str) -> str:
 
 
 _STEMMER = None
+_STEMS: dict[str, str | None] = {}
+
+
+def _stem(word: str) -> str | None:
+    """Folded Snowball stem of a lower-cased word, or ``None`` for a word that is not a term (cached)."""
+    found = _STEMS.get(word, "")
+    if found != "":
+        return found
+    global _STEMMER
+    if _STEMMER is None:
+        import snowballstemmer
+        _STEMMER = snowballstemmer.stemmer("french")
+    stem = None if len(word) <= 1 or word.isdigit() or word in STOP_WORDS else fold(_STEMMER.stemWord(word))
+    _STEMS[word] = stem
+    return stem
+
+
+def _prepare(text: str) -> str:
+    return text.replace("\u2019", "'").replace("œ", "oe").lower()
 
 
 def french_terms(text: str) -> list[str]:
@@ -115,13 +181,7 @@ def french_terms(text: str) -> list[str]:
     >>> french_terms("Identifier les sources d'amélioration")
     ['identifi', 'sourc', 'amelior', 'identifi sourc', 'sourc amelior']
     """
-    global _STEMMER
-    if _STEMMER is None:
-        import snowballstemmer
-        _STEMMER = snowballstemmer.stemmer("french")
-    text = text.replace("\u2019", "'").replace("œ", "oe").lower()
-    words = [w for w in _WORD_RE.findall(text) if len(w) > 1 and not w.isdigit() and w not in STOP_WORDS]
-    stems = [fold(s) for s in _STEMMER.stemWords(words)]
+    stems = [s for s in map(_stem, _WORD_RE.findall(_prepare(text))) if s is not None]
     return stems + [f"{a} {b}" for a, b in zip(stems, stems[1:])]
 
 
@@ -129,70 +189,189 @@ def french_terms(text: str) -> list[str]:
 
 _PREFIXES = """PREFIX cqpm: <https://w3id.org/cqpm/ontology#>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX dcterms: <http://purl.org/dc/terms/>
 """
-
-_CAPACITIES = _PREFIXES + """
-SELECT ?cert ?capacity ?label WHERE {
-  ?cert a cqpm:Certification ; cqpm:hasCapacity ?capacity .
-  ?capacity skos:prefLabel|skos:altLabel ?label .
+# Written for pyoxigraph on a large on-disk store: predicate scans joined by hash (sub-SELECTs) rather than
+# one seek per row, and as few strings decoded as possible.
+_Q_CERTS = _PREFIXES + "SELECT ?cert ?id WHERE { ?cert a cqpm:Certification ; dcterms:identifier ?id }"
+_Q_BLOCS = _PREFIXES + """SELECT ?cert ?bloc ?title WHERE {
+  ?cert cqpm:hasBlock ?bloc .
+  OPTIONAL { { SELECT ?bloc ?title WHERE { ?bloc skos:prefLabel ?title } } }
 }"""
-
-_BLOCS = _PREFIXES + """
-SELECT ?cert ?bloc ?title ?capacity WHERE {
-  ?cert a cqpm:Certification ; cqpm:hasBlock ?bloc .
-  ?bloc skos:prefLabel ?title .
-  OPTIONAL { ?bloc cqpm:hasCapacity ?capacity }
+_Q_BLOC_CAPACITIES = _PREFIXES + """SELECT ?bloc ?capacity ?label WHERE {
+  { SELECT ?bloc WHERE { ?bloc a cqpm:CompetenceBlock } }
+  ?bloc cqpm:hasCapacity ?capacity .
+  { SELECT ?capacity ?label WHERE { ?capacity skos:prefLabel ?label } }
 }"""
+# capacities of certifications without blocs (référentiels, RS fiches); with blocs, every capacity is in a
+# bloc (shape cqpmsh:CapacityCoveredByBlockShape)
+_Q_OTHER_CAPACITIES = _PREFIXES + """SELECT ?cert ?capacity ?label WHERE {
+  { SELECT ?cert WHERE { ?cert a cqpm:Certification MINUS { ?cert cqpm:hasBlock ?bloc } } }
+  ?cert cqpm:hasCapacity ?capacity .
+  ?capacity skos:prefLabel ?label .
+}"""
+_Q_ALT = _PREFIXES + """SELECT ?capacity ?label WHERE {
+  ?capacity skos:altLabel ?label .
+  ?cert cqpm:hasCapacity ?capacity .
+}"""
+_Q_LINEAGE = _PREFIXES + """SELECT ?newer ?older WHERE {
+  { ?newer cqpm:replaces ?older } UNION { ?older cqpm:isReplacedBy ?newer }
+}"""
+_Q_CERT_NSF = _PREFIXES + "SELECT ?cert ?code WHERE { ?cert cqpm:nsfCode ?c . ?c skos:notation ?code }"
+_Q_NSF_ANCESTORS = _PREFIXES + """SELECT DISTINCT ?code ?ancestor WHERE {
+  { SELECT DISTINCT ?c WHERE { ?cert cqpm:nsfCode ?c } }
+  ?c skos:notation ?code ; skos:broader* ?a . ?a skos:notation ?ancestor .
+}"""
+_Q_CERT_ROME = _PREFIXES + "SELECT ?cert ?fiche WHERE { ?cert cqpm:romeCode ?fiche }"
+# as bridge-rome: fiches and domaines with their labels only
+_Q_ROME_DOMAINS = _PREFIXES + """SELECT ?fiche ?domaine WHERE {
+  { SELECT DISTINCT ?fiche WHERE { ?cert cqpm:romeCode ?fiche } }
+  ?fiche skos:broader ?d ; skos:notation ?code ; skos:prefLabel ?label .
+  ?d skos:notation ?domaine ; skos:prefLabel ?domaineLabel .
+}"""
+_Q_SOURCES = _PREFIXES + "SELECT ?source ?sha WHERE { ?source cqpm:sha256 ?sha }"
+_Q_COUNTS = _PREFIXES + """SELECT (COUNT(*) AS ?n) WHERE { ?x a ?class }"""
 
 
-def _read(store: ox.Store, graph: str):
+def _rows(store: ox.Store, sparql: str) -> list[list[str]]:
+    """Rows of a SELECT as lists of strings (IRIs and literal values; unbound: ``""``), header dropped."""
+    data = store.query(sparql, use_default_graph_as_union=True).serialize(format=ox.QueryResultsFormat.CSV)
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    return rows[1:]
+
+
+@dataclass
+class Corpus:
+    """What the similarity reads: certifications, blocs, capacities, lineage.
+
+    :ivar certs: ``{certification iri: identifier}``.
+    :ivar blocs: ``{bloc iri: (certification iri, title, {capacity iris})}`` (title ``""`` when none).
+    :ivar capacities: ``{capacity iri: (certification iri, [prefLabel, altLabels…])}``.
+    :ivar lineage: ``[(newer iri, older iri)]`` (``cqpm:replaces`` / ``cqpm:isReplacedBy``).
+    """
+
+    certs: dict[str, str] = field(default_factory=dict)
+    blocs: dict[str, tuple[str, str, set[str]]] = field(default_factory=dict)
+    capacities: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    lineage: list[tuple[str, str]] = field(default_factory=list)
+    #: ``{certification iri: {ROME fiche iri}}``, ``{fiche iri: domaine code}``
+    rome: dict[str, set[str]] = field(default_factory=dict)
+    rome_domains: dict[str, str] = field(default_factory=dict)
+    #: ``{certification iri: {NSF code}}``, ``{NSF code: {itself and its broader codes}}``
+    nsf: dict[str, set[str]] = field(default_factory=dict)
+    nsf_ancestors: dict[str, set[str]] = field(default_factory=dict)
+
+
+def read_corpus(store: ox.Store) -> Corpus:
+    """Read the certifications, blocs, capacities (with their wordings) and lineage of *store* (union of its
+    named graphs; ``graph/bridges`` holds none of them)."""
+    corpus = Corpus()
+    corpus.certs = {cert: ident for cert, ident in _rows(store, _Q_CERTS)}
+    for cert, bloc, title in _rows(store, _Q_BLOCS):
+        if cert in corpus.certs and bloc not in corpus.blocs:
+            corpus.blocs[bloc] = (cert, title, set())
+    caps = corpus.capacities
+    for bloc, capacity, label in _rows(store, _Q_BLOC_CAPACITIES):
+        entry = corpus.blocs.get(bloc)
+        if entry is None:
+            continue
+        entry[2].add(capacity)
+        if capacity not in caps:
+            caps[capacity] = (entry[0], [label])
+    for cert, capacity, label in _rows(store, _Q_OTHER_CAPACITIES):
+        if capacity not in caps:
+            caps[capacity] = (cert, [label])
+    for capacity, label in _rows(store, _Q_ALT):
+        if capacity in caps and label not in caps[capacity][1]:
+            caps[capacity][1].append(label)
+    for words in caps.values():
+        words[1][1:] = sorted(words[1][1:])  # altLabels in a stable order
+    corpus.lineage = sorted({(n, o) for n, o in _rows(store, _Q_LINEAGE) if n != o})
+    for cert, code in _rows(store, _Q_CERT_NSF):
+        corpus.nsf.setdefault(cert, set()).add(code)
+    for code, ancestor in _rows(store, _Q_NSF_ANCESTORS):
+        corpus.nsf_ancestors.setdefault(code, {code}).add(ancestor)
+    for cert, fiche in _rows(store, _Q_CERT_ROME):
+        corpus.rome.setdefault(cert, set()).add(fiche)
+    corpus.rome_domains = {fiche: dom for fiche, dom in _rows(store, _Q_ROME_DOMAINS)}
+    return corpus
+
+
+def _read(store: ox.Store, graph: str | None = None):
     """Capacities ``{iri: (cert, [wordings])}`` and blocs ``{iri: (cert, title, {capacity iris})}``."""
-    kwargs = {}
-    graphs = list(store.named_graphs())
-    if any(g.value == graph for g in graphs):  # a previous graph/bridges: read the source data only
-        kwargs = {"default_graph": [g for g in graphs if g.value != graph]}
-    capacities: dict[str, tuple[str, list[str]]] = {}
-    for row in select(store, _CAPACITIES, **kwargs):
-        cert, words = capacities.setdefault(row["capacity"], (row["cert"], []))
-        if row["label"] not in words:
-            words.append(row["label"])
-    blocs: dict[str, tuple[str, str, set[str]]] = {}
-    for row in select(store, _BLOCS, **kwargs):
-        entry = blocs.setdefault(row["bloc"], (row["cert"], row["title"], set()))
-        if "capacity" in row:
-            entry[2].add(row["capacity"])
-    return capacities, blocs
+    corpus = read_corpus(store)
+    return corpus.capacities, corpus.blocs
 
 
-# -- the two methods ---------------------------------------------------------------------------------
+def input_fingerprint(store: ox.Store) -> str:
+    """SHA-256 (hex) of what ``graph/bridges`` is computed from, without reading every wording.
+
+    It covers the SHA-256 of every source document the store was built from (``cqpm:sha256``: the seed
+    fiches and the France Compétences exports: any change of a wording changes a source), the number of
+    certifications, blocs and capacities, the software version and the method's parameters. Reading all
+    wordings back from a national-scale on-disk store takes longer than recomputing on a change (see
+    ``docs/bridges.md``), so they are not hashed one by one.
+    """
+    h = hashlib.sha256()
+    params = (METHOD_VERSION, __version__, CLOSE_MATCH, RELATED_MATCH, TOP_K, MAX_CLASS, RING, POSTING_BLOCK,
+              CANDIDATES, SHORTLIST, UBIQUITOUS, FILL_BELOW, tuple(sorted(SHORTLIST_WEIGHTS.items())),
+              tuple(sorted(FILL_WEIGHTS.items())))
+    h.update(repr(params).encode())
+    for source, sha in sorted(map(tuple, _rows(store, _Q_SOURCES))):
+        h.update(f"\n{source}\t{sha}".encode())
+    for cls in ("Certification", "CompetenceBlock", "Capacity"):
+        n = _rows(store, _Q_COUNTS.replace("?class", f"cqpm:{cls}"))
+        h.update(f"\n{cls}\t{n[0][0] if n else 0}".encode())
+    return h.hexdigest()
+
+
+# -- bloc equivalence ---------------------------------------------------------------------------------
 
 def equivalent_blocs(blocs: dict[str, tuple[str, str, set[str]]],
                      capacity_labels: dict[str, str]) -> dict[tuple[str, str], str]:
-    """Pairs of equivalent blocs of different certifications → method.
+    """Pairs of equivalent blocs of different certifications → method, except pairs whose titles are equal
+    character for character (``bridge-blocks`` finds those in the fiches).
 
     :param blocs: ``{bloc iri: (certification iri, title, {capacity iris})}``.
     :param capacity_labels: ``{capacity iri: preferred wording}``.
     :returns: ``{(iri1, iri2): "normalised-title" | "same-capacities"}`` with ``iri1 < iri2``; a pair
-        equivalent both ways is reported as ``normalised-title``. Every pair of a class of equivalent blocs
-        up to :data:`MAX_CLASS` blocs; in a larger class each bloc and the next :data:`RING`.
+        equivalent both ways is reported as ``normalised-title``. In a class of up to :data:`MAX_CLASS`
+        blocs every pair; in a larger one each bloc and the first bloc of :data:`RING` other title variants.
     """
     pairs: dict[tuple[str, str], str] = {}
-    for method, key_of in ((METHOD_CAPACITIES, lambda b: _capacity_set_key(b, capacity_labels)),
-                           (METHOD_TITLE, lambda b: title_key(b[1]))):
+    keys: dict[str, str] = {}  # wording → key (registers repeat wordings)
+
+    def norm(text: str) -> str:
+        found = keys.get(text)
+        if found is None:
+            found = keys[text] = title_key(text)
+        return found
+
+    def capacity_set(bloc) -> str:
+        found = sorted(norm(capacity_labels.get(c, "")) for c in bloc[2])
+        return "\x1f".join(found) if found and all(found) else ""
+
+    for method, key_of in ((METHOD_CAPACITIES, capacity_set), (METHOD_TITLE, lambda b: norm(b[1]))):
         groups: dict[str, list[str]] = defaultdict(list)
         for iri, bloc in blocs.items():
             key = key_of(bloc)
             if key:
                 groups[key].append(iri)
         for members in groups.values():
+            if len(members) < 2:
+                continue
             members.sort()
             if len(members) <= MAX_CLASS:
                 links = ((a, b) for i, a in enumerate(members) for b in members[i + 1:])
             else:
-                n = len(members)
-                links = ((members[i], members[(i + step) % n]) for i in range(n) for step in range(1, RING + 1))
+                variants: dict[str, list[str]] = defaultdict(list)
+                for m in members:
+                    variants[blocs[m][1]].append(m)
+                firsts = sorted(v[0] for v in variants.values())
+                links = ((m, f) for m in members for f in
+                         [f for f in firsts if blocs[f][1] != blocs[m][1]][:RING])
             for a, b in links:
-                if blocs[a][0] != blocs[b][0]:
+                if blocs[a][0] != blocs[b][0] and blocs[a][1] != blocs[b][1]:
                     pairs[(a, b) if a < b else (b, a)] = method
     return pairs
 
@@ -204,147 +383,545 @@ def _capacity_set_key(bloc, capacity_labels: dict[str, str]) -> str:
     return "\x1f".join(keys)
 
 
+# -- capacity similarity ------------------------------------------------------------------------------------
+
+def tfidf_matrix(texts: list[str]):
+    """TF-IDF of *texts* over :func:`french_terms`, as scikit-learn's ``TfidfVectorizer(sublinear_tf=True)``
+    computes it (tf ``1 + ln(count)``, idf ``ln((1 + n) / (1 + df)) + 1``, rows l2-normalised), vectorised:
+    each distinct word is stemmed once. Returns a ``scipy.sparse.csr_matrix`` (texts × terms)."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    n = len(texts)
+    # one pass: the words of all texts and a "\x01" between two texts (not a word character)
+    tokens = _TOKEN_RE.findall(_prepare("\x01".join(texts)))
+    vocab_words: dict[str, int] = {"\x01": 0}
+    stem_ids: dict[str, int] = {}
+    word_stem: list[int] = []
+    ids = np.fromiter((vocab_words.setdefault(w, len(vocab_words)) for w in tokens), dtype=np.int64,
+                      count=len(tokens))
+    for w in vocab_words:  # insertion order = id order
+        s = None if w == "\x01" else _stem(w)
+        word_stem.append(-1 if s is None else stem_ids.setdefault(s, len(stem_ids)))
+    separator = ids == 0
+    doc = np.cumsum(separator)[~separator]
+    ids = ids[~separator]
+    stems = np.asarray(word_stem, dtype=np.int64)[ids] if len(ids) else np.zeros(0, dtype=np.int64)
+    keep = stems >= 0
+    stems, doc = stems[keep], doc[keep]
+    n_stems = max(len(stem_ids), 1)
+    # bigrams of consecutive kept stems of the same document
+    same = doc[1:] == doc[:-1]
+    bigrams = stems[:-1][same] * n_stems + stems[1:][same]
+    bi_doc = doc[:-1][same]
+    uniq_bi, bi_ids = np.unique(bigrams, return_inverse=True)
+    terms = np.concatenate([stems, n_stems + bi_ids.reshape(-1)])
+    docs = np.concatenate([doc, bi_doc])
+    n_terms = n_stems + len(uniq_bi)
+    counts = sp.csr_matrix((np.ones(len(terms)), (docs, terms)), shape=(n, n_terms))
+    counts.sum_duplicates()
+    df = np.bincount(counts.indices, minlength=n_terms)
+    idf = np.log((1 + n) / (1 + df)) + 1.0
+    counts.data = (1.0 + np.log(counts.data)) * idf[counts.indices]
+    norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(sp.diags(1.0 / norms) @ counts)
+
+
+def wording_neighbours(matrix, threshold: float = RELATED_MATCH, top: int = CANDIDATES):
+    """For each row of an l2-normalised TF-IDF *matrix*, its best other rows by cosine, from *threshold* up.
+
+    :returns: three numpy arrays ``(rows, cols, cosines)``, sorted by row, cosine descending, column.
+
+    Rows sharing a term are compared through the sparse product; a term found in more than
+    :data:`POSTING_BLOCK` rows only pairs each row with the rows of its block (consecutive rows in that
+    term's posting list), which bounds the work at national scale; the :data:`CANDIDATES` best candidates of
+    each row are then scored by their exact cosine. Small corpora (no term that common) get the exact
+    result.
+    """
+    import numpy as np
+    import scipy.sparse as sp
+
+    n = matrix.shape[0]
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+    if n < 2 or matrix.nnz == 0:
+        return empty
+    csc = matrix.tocsc()
+    csc.sort_indices()
+    df = np.diff(csc.indptr)
+    pos = np.arange(csc.nnz) - np.repeat(csc.indptr[:-1], df)
+    blocks = (df + POSTING_BLOCK - 1) // POSTING_BLOCK
+    offsets = np.concatenate([[0], np.cumsum(blocks)])
+    col_of = np.repeat(np.arange(csc.shape[1]), df)
+    new_cols = offsets[col_of] + pos // POSTING_BLOCK
+    blocked = sp.csr_matrix((csc.data, (csc.indices, new_cols)), shape=(n, int(offsets[-1])))
+    blocked_t = blocked.T.tocsr()
+    out_rows, out_cols, out_vals = [], [], []
+    for start in range(0, n, CHUNK):
+        part = blocked[start:start + CHUNK] @ blocked_t
+        # partial scores (only the shared terms of a common block) are lower bounds of the cosine; pairs
+        # far below the threshold are left out before sorting
+        keep = part.data >= threshold / 2
+        r = np.repeat(np.arange(start, start + part.shape[0], dtype=np.int64), np.diff(part.indptr))[keep]
+        c, v = part.indices[keep].astype(np.int64), part.data[keep]
+        del part
+        keep = c != r
+        r, c, v = r[keep], c[keep], v[keep]
+        order = np.lexsort((c, -v, r))
+        r, c, v = r[order], c[order], v[order]
+        first = np.searchsorted(r, r, side="left")
+        rank = np.arange(len(r)) - first
+        keep = rank < top
+        r, c = r[keep], c[keep]
+        exact = np.asarray(matrix[r].multiply(matrix[c]).sum(axis=1)).ravel() if len(r) else np.zeros(0)
+        keep = exact >= threshold - 1e-9
+        out_rows.append(r[keep])
+        out_cols.append(c[keep])
+        out_vals.append(np.minimum(1.0, np.round(exact[keep], 4)))
+    rows, cols, vals = (np.concatenate(out_rows), np.concatenate(out_cols), np.concatenate(out_vals))
+    order = np.lexsort((cols, -vals, rows))
+    return rows[order], cols[order], vals[order]
+
+
 def similar_capacities(capacities: dict[str, tuple[str, list[str]]], top_k: int = TOP_K,
-                       threshold: float = RELATED_MATCH) -> dict[tuple[str, str], float]:
+                       threshold: float = RELATED_MATCH, expand: bool = False) -> dict[tuple[str, str], float]:
     """TF-IDF cosine between capacities of different certifications, from *threshold* up.
 
     :param capacities: ``{capacity iri: (certification iri, [wordings])}``; the wordings of one capacity
-        (prefLabel and altLabels) make one document.
-    :returns: ``{(iri1, iri2): cosine}`` with ``iri1 < iri2``; each capacity proposes its *top_k* best
-        targets (so a capacity has at least those, and those that chose it).
-
-    The vectoriser is scikit-learn's ``TfidfVectorizer`` (``sublinear_tf``, l2 norm) over
-    :func:`french_terms`. Identical wordings are compared once (registers repeat them: "Communiquer en
-    anglais" in hundreds of fiches); within a group of identical wordings each capacity is paired with the
-    next *top_k* of the group in IRI order (a ring), so the graph stays linear in size and no capacity
-    becomes a hub. The product is computed in chunks of :data:`CHUNK` rows so memory stays bounded.
+        (prefLabel and altLabels) make one document; identical documents are one wording.
+    :param expand: also give every pair of capacities the wording pairs imply (for evaluation), not only
+        the stored one.
+    :returns: ``{(iri1, iri2): cosine}`` with ``iri1 < iri2``: each distinct wording proposes its *top_k*
+        best other wordings; a proposal is stored once, between the first capacities (IRI order) of the two
+        wordings that belong to different certifications. Identical wordings are not paired here (see the
+        module doc).
     """
     if len(capacities) < 2:
         return {}
-    import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     iris = sorted(capacities)
-    groups: dict[str, list[int]] = {}
-    for i, iri in enumerate(iris):
-        groups.setdefault(" \n ".join(capacities[iri][1]), []).append(i)
-    texts = list(groups)
-    members = [groups[t] for t in texts]
-    certs = [capacities[i][0] for i in iris]
-    try:
-        matrix = TfidfVectorizer(analyzer=french_terms, sublinear_tf=True).fit_transform(texts)
-    except ValueError:  # every document empty after stop-word removal
-        return {}
-    transposed = matrix.T.tocsc()
-    # per distinct wording: the other distinct wordings at or above the threshold, best first
-    neighbours: list[list[tuple[float, int]]] = []
-    for start in range(0, len(texts), CHUNK):
-        block = (matrix[start:start + CHUNK] @ transposed).tocsr()
-        for r in range(block.shape[0]):
-            u = start + r
-            row = block.getrow(r)
-            keep = (row.data >= threshold) & (row.indices != u)
-            cols, vals = row.indices[keep], row.data[keep]
-            order = np.lexsort((cols, -vals))[: top_k * 4]
-            neighbours.append([(min(1.0, round(float(vals[o]), 4)), int(cols[o])) for o in order])
-
+    groups: dict[str, list[str]] = {}
+    for iri in iris:
+        groups.setdefault("\n".join(capacities[iri][1]), []).append(iri)
+    texts = sorted(groups)  # near duplicates sort together (see wording_neighbours)
+    rows, cols, vals = wording_neighbours(tfidf_matrix(texts), threshold, max(top_k * 2, CANDIDATES))
     pairs: dict[tuple[str, str], float] = {}
-
-    def add(i: int, j: int, score: float) -> None:
-        key = (iris[i], iris[j]) if i < j else (iris[j], iris[i])
-        if score > pairs.get(key, 0.0):
-            pairs[key] = score
-
-    for u, group in enumerate(members):
-        for pos, i in enumerate(group):
-            taken = 0
-            # identical wordings: the next ones of the ring, other certifications only
-            for step in range(1, len(group)):
-                if taken >= top_k:
-                    break
-                j = group[(pos + step) % len(group)]
-                if certs[j] != certs[i]:
-                    add(i, j, 1.0)
-                    taken += 1
-            for score, v in neighbours[u]:
-                if taken >= top_k:
-                    break
-                other = members[v]
-                for step in range(len(other)):
-                    if taken >= top_k:
-                        break
-                    j = other[(pos + step) % len(other)]
-                    if certs[j] != certs[i]:
-                        add(i, j, score)
-                        taken += 1
-                        break  # one capacity per neighbouring wording, then the next wording
+    taken: dict[int, int] = defaultdict(int)
+    for u, v, score in zip(rows.tolist(), cols.tolist(), vals.tolist()):
+        if taken[u] >= top_k:
+            continue
+        a_members, b_members = groups[texts[u]], groups[texts[v]]
+        if expand:
+            found = [(a, b) for a in a_members for b in b_members if capacities[a][0] != capacities[b][0]]
+        else:
+            found = next(([(a, b)] for a in a_members for b in b_members
+                          if capacities[a][0] != capacities[b][0]), [])
+        for a, b in found:
+            key = (a, b) if a < b else (b, a)
+            if score > pairs.get(key, 0.0):
+                pairs[key] = score
+        if found:
+            taken[u] += 1
     return pairs
 
 
-# -- quads -------------------------------------------------------------------------------------------------
+# -- shortlists -------------------------------------------------------------------------------------------
 
-def _mapping_quads(uris: URIScheme, graph: ox.NamedNode, source: str, target: str, predicate: str,
-                   justification: str, score: float, measure: str) -> Iterable[ox.Quad]:
+@dataclass
+class Shortlist:
+    """The best candidate certifications of one certification (see :func:`shortlists`).
+
+    :ivar count: how many certifications have bloc, capacity or lineage evidence with it.
+    :ivar entries: ``[(identifier, block share, capacity share, lineage score)]``, best first (score with
+        :data:`SHORTLIST_WEIGHTS`, then identifier), at most :data:`SHORTLIST`.
+    """
+
+    count: int
+    entries: list[tuple[str, float, float, float, float, float]]
+    #: with fewer than :data:`FILL_BELOW` candidates: how many ROME and NSF nominate too (entries then
+    #: ranked with those signals: ``(…, rome, nsf)``)
+    nominated: int | None = None
+
+    def text(self) -> str:
+        """``"RNCP19453 0.666667 0.125 0 1 0.6;…"``: the ``cqpm:candidates`` literal."""
+        return ";".join(" ".join([e[0], *map(_num, e[1:])]) for e in self.entries)
+
+
+def _num(x: float) -> str:
+    return f"{round(x, 6):g}"
+
+
+def lineage_scores(lineage: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
+    """``{a: {b: 1 / distance}}`` for every pair of the same lineage chain, both ways; the distance is the
+    number of certifications from *a* (included) to *b* (excluded) that lead to *b* (query
+    ``bridge-lineage``: the number of replacements in a chain)."""
+    older: dict[str, set[str]] = defaultdict(set)
+    newer: dict[str, set[str]] = defaultdict(set)
+    for n, o in lineage:
+        older[n].add(o)
+        newer[o].add(n)
+
+    def reach(start: str, edges) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in edges.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for edges in (older, newer):
+        cache = {}
+        for a in list(edges):
+            down = cache.setdefault(a, reach(a, edges))
+            steps = [a, *down]
+            for b in down:
+                if b == a:
+                    continue
+                distance = sum(1 for s in steps if b in cache.setdefault(s, reach(s, edges)))
+                out[a][b] = max(out[a].get(b, 0.0), 1.0 / max(1, distance))
+    return out
+
+
+def shortlists(corpus: Corpus, capacity_pairs: dict[tuple[str, str], float],
+               bloc_pairs: dict[tuple[str, str], str], size: int = SHORTLIST) -> dict[str, Shortlist]:
+    """For every certification, its candidate certifications ranked by the bloc, capacity and lineage
+    signals, exactly as :meth:`Bridges.bridges` computes them from the queries (identical titles and
+    wordings in the fiches, the stored mappings, the lineage), vectorised with scipy.
+
+    :returns: ``{certification iri: Shortlist}`` (certifications without any candidate included, count 0).
+    """
+    import numpy as np
+    import scipy.sparse as sp
+
+    ids = sorted(corpus.certs.items(), key=lambda kv: kv[1])
+    index = {iri: i for i, (iri, _ident) in enumerate(ids)}
+    n = len(ids)
+    if n == 0:
+        return {}
+    idents = [ident for _iri, ident in ids]
+
+    def incidence(items):
+        """(certification, key) pairs → (binary cert × key, counts cert × key), keys held by more than
+        :data:`UBIQUITOUS` certifications left out."""
+        keys: dict[str, int] = {}
+        rows = np.fromiter((index[c] for c, _k in items), dtype=np.int64, count=len(items))
+        cols = np.fromiter((keys.setdefault(k, len(keys)) for _c, k in items), dtype=np.int64, count=len(items))
+        counts = sp.csr_matrix((np.ones(len(items)), (rows, cols)), shape=(n, max(len(keys), 1)))
+        counts.sum_duplicates()
+        holders = np.bincount(counts.indices, minlength=counts.shape[1])
+        counts = counts @ sp.diags((holders <= UBIQUITOUS).astype(float))
+        counts.eliminate_zeros()
+        binary = counts.copy()
+        binary.data[:] = 1.0
+        return binary.tocsr(), counts.tocsr()
+
+    def pair_matrix(items, shape_n):
+        """Sum of values per (row cert, column cert) from (row, col, value) triples."""
+        if not items:
+            return sp.csr_matrix((shape_n, shape_n))
+        r, c, v = zip(*items)
+        m = sp.csr_matrix((np.asarray(v, dtype=float), (np.asarray(r), np.asarray(c))), shape=(shape_n, shape_n))
+        m.sum_duplicates()
+        return m
+
+    caps = {iri: (cert, words) for iri, (cert, words) in corpus.capacities.items() if cert in index}
+    blocs = {iri: b for iri, b in corpus.blocs.items() if b[0] in index}
+    n_caps = np.bincount([index[c] for c, _w in caps.values()], minlength=n).astype(float)
+    n_blocs = np.bincount([index[b[0]] for b in blocs.values()], minlength=n).astype(float)
+
+    # capacities: identical prefLabels (credit 1), then stored mappings for the capacities not already covered
+    cap_bin, cap_count = incidence([(cert, words[0]) for cert, words in caps.values()])
+    held_words = {(index[cert], words[0]) for cert, words in caps.values()}
+    best: dict[tuple[int, str], float] = {}
+    for (a, b), score in capacity_pairs.items():
+        if a not in caps or b not in caps:
+            continue
+        credit = CREDIT["closeMatch"] if score >= CLOSE_MATCH else CREDIT["relatedMatch"]
+        for x, y in ((a, b), (b, a)):
+            holder = index[caps[x][0]]
+            if (holder, caps[y][1][0]) in held_words:
+                continue  # the holder has this very wording: covered already
+            key = (holder, y)
+            if credit > best.get(key, 0.0):
+                best[key] = credit
+    cap_map = pair_matrix([(h, index[caps[y][0]], credit) for (h, y), credit in best.items()], n)
+
+    # blocs: identical titles, then stored equivalences for the blocs not already covered
+    titled = [(cert, title) for cert, title, _c in blocs.values() if title]
+    blk_bin, blk_count = incidence(titled)
+    held_titles = {(index[cert], title) for cert, title in titled}
+    covered: set[tuple[int, str]] = set()
+    for a, b in bloc_pairs:
+        if a not in blocs or b not in blocs:
+            continue
+        for x, y in ((a, b), (b, a)):
+            holder = index[blocs[x][0]]
+            if (holder, blocs[y][1]) not in held_titles:
+                covered.add((holder, y))
+    blk_map = pair_matrix([(h, index[blocs[y][0]], 1.0) for h, y in covered], n)
+
+    lin = lineage_scores([(n_, o) for n_, o in corpus.lineage if n_ in index and o in index])
+    lin_m = pair_matrix([(index[a], index[b], s) for a, others in lin.items() for b, s in others.items()], n)
+
+    inv_caps = np.divide(1.0, n_caps, out=np.zeros(n), where=n_caps > 0)
+    inv_blocs = np.divide(1.0, n_blocs, out=np.zeros(n), where=n_blocs > 0)
+    w = SHORTLIST_WEIGHTS
+    out: dict[str, Shortlist] = {}
+    chunk = 1000
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        block_cov = (blk_bin[start:stop] @ blk_count.T + blk_map[start:stop]).tocsr()
+        cap_cov = (cap_bin[start:stop] @ cap_count.T + cap_map[start:stop]).tocsr()
+        block_share = block_cov.multiply(inv_blocs[None, :]).tocsr()
+        cap_share = cap_cov.multiply(inv_caps[None, :]).tocsr()
+        block_share.data = np.minimum(block_share.data, 1.0)
+        cap_share.data = np.minimum(cap_share.data, 1.0)
+        lin_part = lin_m[start:stop]
+        # one structure holding every candidate, each signal aligned on it
+        union = (abs(block_cov) + abs(cap_cov) + abs(lin_part)).tocsr()
+        union.sort_indices()
+        r = np.repeat(np.arange(stop - start, dtype=np.int64), np.diff(union.indptr))
+        c = union.indices.astype(np.int64)
+        keys = r * n + c
+        bs, cs, ls = (_aligned(m, keys, n) for m in (block_share, cap_share, lin_part.tocsr()))
+        keep = (r + start) != c
+        r, c, bs, cs, ls = r[keep], c[keep], bs[keep], cs[keep], ls[keep]
+        score = w["block"] * bs + w["capacity"] * cs + w["lineage"] * ls
+        # a candidate with evidence but a zero score (a bloc count of 0) still counts, as in Bridges.bridges
+        order = np.lexsort((c, -np.round(score, 12), r))
+        r, c, bs, cs, ls = r[order], c[order], bs[order], cs[order], ls[order]
+        counts = np.bincount(r, minlength=stop - start)
+        first = np.concatenate([[0], np.cumsum(counts)])
+        for i in range(stop - start):
+            lo, hi = first[i], first[i] + min(counts[i], size)
+            out[ids[start + i][0]] = Shortlist(int(counts[i]), [
+                (idents[c[j]], float(bs[j]), float(cs[j]), float(ls[j]), 0.0, 0.0) for j in range(lo, hi)])
+    _fill(corpus, out, ids, index, size)
+    return out
+
+
+def _fill(corpus: Corpus, out: dict[str, Shortlist], ids, index: dict[str, int], size: int) -> None:
+    """Add the ROME and NSF nominations to the shortlists with fewer than :data:`FILL_BELOW` candidates
+    (as ``bridge-rome`` and ``bridge-nsf-neighbours`` give them: a shared ROME fiche or domaine, an NSF code
+    sharing a speciality of at least three characters)."""
+    import numpy as np
+
+    n = len(ids)
+    idents = [ident for _iri, ident in ids]
+    position = {ident: i for i, ident in enumerate(idents)}
+
+    def holders(pairs):
+        groups: dict[str, list[int]] = defaultdict(list)
+        for cert, key in pairs:
+            if cert in index:
+                groups[key].append(index[cert])
+        return {k: np.unique(np.asarray(v, dtype=np.int64)) for k, v in groups.items()}
+
+    by_fiche = holders((cert, f) for cert, fiches in corpus.rome.items() for f in fiches
+                       if f in corpus.rome_domains)
+    by_domaine = holders((cert, corpus.rome_domains[f]) for cert, fiches in corpus.rome.items() for f in fiches
+                         if f in corpus.rome_domains)
+    keys_of = {code: {a for a in anc if len(a) >= 3} for code, anc in corpus.nsf_ancestors.items()}
+    nsf_holders: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for cert, codes in corpus.nsf.items():
+        if cert in index:
+            for code in codes:
+                for key in keys_of.get(code, ()):
+                    nsf_holders[key].append((index[cert], code))
+    nsf_arrays = {k: (np.asarray([i for i, _c in v], dtype=np.int64), np.asarray([c for _i, c in v], dtype=object))
+                  for k, v in nsf_holders.items()}
+    w, sw = FILL_WEIGHTS, SHORTLIST_WEIGHTS
+    rome_v, nsf_v, strong_v = np.zeros(n), np.zeros(n), np.zeros(n)
+    marked = np.zeros(n, dtype=bool)
+    for iri, short in out.items():
+        if short.count >= FILL_BELOW:
+            continue
+        a = index[iri]
+        touched = []
+        for fiche in corpus.rome.get(iri, ()):
+            if fiche not in corpus.rome_domains:
+                continue
+            same, dom = by_fiche[fiche], by_domaine[corpus.rome_domains[fiche]]
+            rome_v[dom] = np.maximum(rome_v[dom], ROME_SCORES["same-domaine"])
+            rome_v[same] = ROME_SCORES["same-fiche"]
+            touched.append(dom)
+        for code in corpus.nsf.get(iri, ()):
+            for key in keys_of.get(code, ()):
+                certs, codes = nsf_arrays[key]
+                rel = np.where(codes == code, NSF_SCORES["same-code"],
+                               np.where(codes == key, NSF_SCORES["broader"],
+                                        NSF_SCORES["narrower"] if code == key else NSF_SCORES["same-speciality"]))
+                np.maximum.at(nsf_v, certs, rel.astype(float))
+                touched.append(certs)
+        strong = {}
+        for e in short.entries:
+            j = position[e[0]]
+            strong[j] = e
+            strong_v[j] = sw["block"] * e[1] + sw["capacity"] * e[2] + sw["lineage"] * e[3]
+            touched.append(np.asarray([j]))
+        for arr in touched:
+            marked[arr] = True
+        marked[a] = False
+        cand = np.flatnonzero(marked)
+        total = strong_v[cand] + w["rome"] * rome_v[cand] + w["nsf"] * nsf_v[cand]
+        order = np.lexsort((cand, -np.round(total, 12)))
+        best = cand[order[:size]].tolist()
+        chosen = best + [j for j in strong if j not in set(best)]
+        entries = []
+        for j in chosen:
+            e = strong.get(j, (idents[j], 0.0, 0.0, 0.0, 0.0, 0.0))
+            entries.append((e[0], e[1], e[2], e[3], float(rome_v[j]), float(nsf_v[j])))
+        entries.sort(key=lambda e: (-round(sw["block"] * e[1] + sw["capacity"] * e[2] + sw["lineage"] * e[3]
+                                           + w["rome"] * e[4] + w["nsf"] * e[5], 12), position[e[0]]))
+        out[iri] = Shortlist(short.count, entries, int(len(cand)))
+        for arr in touched:  # back to zero for the next certification
+            rome_v[arr] = nsf_v[arr] = strong_v[arr] = 0.0
+            marked[arr] = False
+
+
+
+def _aligned(matrix, keys, n):
+    """Values of sparse *matrix* at the sorted positions ``row * n + col`` of *keys* (0 where absent)."""
+    import numpy as np
+
+    coo = matrix.tocoo()
+    mine = coo.row.astype(np.int64) * n + coo.col.astype(np.int64)
+    out = np.zeros(len(keys))
+    if len(mine):
+        pos = np.searchsorted(keys, mine)
+        ok = (pos < len(keys)) & (keys[np.minimum(pos, len(keys) - 1)] == mine)
+        out[pos[ok]] = coo.data[ok]
+    return out
+
+
+# -- the graph ---------------------------------------------------------------------------------------------
+
+def _lit(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+def _mapping_lines(uris: URIScheme, g: str, source: str, target: str, predicate: str, score: float,
+                   measure: str, justification: str | None = None) -> list[str]:
     digest = hashlib.sha1(f"{source}|{target}|{measure}".encode()).hexdigest()[:16]
-    m = ox.NamedNode(f"{uris.base}mapping/{digest}")
-    s, t, p = ox.NamedNode(source), ox.NamedNode(target), ox.NamedNode(SKOS + predicate)
-    xsd_double = ox.NamedNode("http://www.w3.org/2001/XMLSchema#double")
-    for triple in (
-        (m, RDF_TYPE, ox.NamedNode(OWL + "Axiom")),
-        (m, ox.NamedNode(OWL + "annotatedSource"), s),
-        (m, ox.NamedNode(OWL + "annotatedProperty"), p),
-        (m, ox.NamedNode(OWL + "annotatedTarget"), t),
-        (m, ox.NamedNode(SSSOM + "mapping_justification"), ox.NamedNode(SEMAPV + justification)),
-        (m, ox.NamedNode(SSSOM + "similarity_score"), ox.Literal(repr(float(score)), datatype=xsd_double)),
-        (m, ox.NamedNode(SSSOM + "similarity_measure"), ox.Literal(measure)),
-        (m, ox.NamedNode(SSSOM + "mapping_tool"), ox.Literal(f"cqpm-graph {__version__}")),
-        (s, p, t),
-    ):
-        yield ox.Quad(*triple, graph)
+    m, s, t, p = f"<{uris.base}mapping/{digest}>", f"<{source}>", f"<{target}>", f"<{SKOS}{predicate}>"
+    lines = [f"{m} <{OWL}annotatedSource> {s} {g} .",
+             f"{m} <{OWL}annotatedProperty> {p} {g} .",
+             f"{m} <{OWL}annotatedTarget> {t} {g} .",
+             f'{m} <{SSSOM}similarity_score> "{float(score)!r}"^^<{XSD}double> {g} .',
+             f"{s} {p} {t} {g} ."]
+    if justification:
+        lines.append(f"{m} <{SSSOM}mapping_justification> <{SEMAPV}{justification}> {g} .")
+        lines.append(f"{m} <{SSSOM}similarity_measure> {_lit(measure)} {g} .")
+    return lines
+
+
+@dataclass
+class BridgesGraph:
+    """The content of ``graph/bridges`` (see :func:`compute`)."""
+
+    bloc_pairs: dict[tuple[str, str], str]
+    capacity_pairs: dict[tuple[str, str], float]
+    shortlists: dict[str, Shortlist]
+    fingerprint: str = ""
+
+    def nquads(self, uris: URIScheme) -> Iterator[str]:
+        """The graph as N-Quads lines, in a deterministic order."""
+        g = f"<{uris.graph('bridges')}>"
+        mset = f"<{uris.graph('bridges')}>"
+        yield f"{mset} <{RDF_TYPE}> <{SSSOM}MappingSet> {g} ."
+        yield f"{mset} <{SSSOM}mapping_justification> <{SEMAPV}LexicalSimilarityThresholdMatching> {g} ."
+        yield f"{mset} <{SSSOM}similarity_measure> {_lit(METHOD_TFIDF)} {g} ."
+        yield f"{mset} <{SSSOM}mapping_tool> {_lit(f'cqpm-graph {__version__}')} {g} ."
+        if self.fingerprint:
+            yield f"{mset} <{CQPM}inputFingerprint> {_lit(self.fingerprint)} {g} ."
+        for (a, b), method in sorted(self.bloc_pairs.items()):
+            yield from _mapping_lines(uris, g, a, b, "exactMatch", 1.0, method, "LexicalMatching")
+        for (a, b), score in sorted(self.capacity_pairs.items()):
+            predicate = "closeMatch" if score >= CLOSE_MATCH else "relatedMatch"
+            yield from _mapping_lines(uris, g, a, b, predicate, score, METHOD_TFIDF)
+        for cert, short in sorted(self.shortlists.items()):
+            node = f"<{uris.base}passerelles/{cert.rsplit('/', 1)[-1]}>"
+            yield f"{node} <{RDF_TYPE}> <{CQPM}BridgeShortlist> {g} ."
+            yield f"{node} <{CQPM}shortlistOf> <{cert}> {g} ."
+            yield f'{node} <{CQPM}candidateCount> "{short.count}"^^<{XSD}integer> {g} .'
+            if short.nominated is not None:
+                yield f'{node} <{CQPM}nominatedCount> "{short.nominated}"^^<{XSD}integer> {g} .'
+            yield f"{node} <{CQPM}candidates> {_lit(short.text())} {g} ."
+
+
+def compute(corpus: Corpus, progress=lambda _m: None) -> BridgesGraph:
+    """Bloc equivalences, capacity similarities and shortlists of *corpus* (see the module doc)."""
+    labels = {iri: words[0] for iri, (_cert, words) in corpus.capacities.items()}
+    blocs = equivalent_blocs(corpus.blocs, labels)
+    caps = similar_capacities(corpus.capacities)
+    progress(f"      {len(blocs)} blocs équivalents, {len(caps)} paires de capacités proches")
+    return BridgesGraph(blocs, caps, shortlists(corpus, caps, blocs))
 
 
 def iter_similarity_quads(store: ox.Store, uris: URIScheme) -> Iterator[ox.Quad]:
-    """The quads of :func:`similarity_quads`, one at a time (national scale: ~30 million quads, feed them
-    to ``store.bulk_extend`` in batches rather than as one list)."""
-    graph_iri = str(uris.graph("bridges"))
-    graph = ox.NamedNode(graph_iri)
-    capacities, blocs = _read(store, graph_iri)
-    labels = {iri: words[0] for iri, (_cert, words) in capacities.items()}
-    for (a, b), method in sorted(equivalent_blocs(blocs, labels).items()):
-        yield from _mapping_quads(uris, graph, a, b, "exactMatch", "LexicalMatching", 1.0, method)
-    for (a, b), score in sorted(similar_capacities(capacities).items()):
-        predicate = "closeMatch" if score >= CLOSE_MATCH else "relatedMatch"
-        yield from _mapping_quads(uris, graph, a, b, predicate, "LexicalSimilarityThresholdMatching",
-                                  score, METHOD_TFIDF)
+    """The quads of ``graph/bridges`` for *store*, one at a time (see :func:`similarity_quads`)."""
+    graph = compute(read_corpus(store))
+    graph.fingerprint = input_fingerprint(store)
+    data = ("\n".join(graph.nquads(uris)) + "\n").encode()
+    yield from ox.parse(data, format=ox.RdfFormat.N_QUADS)
 
 
 def similarity_quads(store: ox.Store, uris: URIScheme) -> list[ox.Quad]:
-    """Compute bloc equivalences and capacity similarities and return the quads of ``graph/bridges``.
+    """Compute bloc equivalences, capacity similarities and shortlists and return the quads of
+    ``graph/bridges`` (all in that graph, deterministic order; a few per mapping, four per certification).
 
-    Reads every certification's blocs (title, capacities) and capacities (``skos:prefLabel`` and
-    ``skos:altLabel``) from *store* (any graph but a previous ``graph/bridges``); call it after the fiches
-    (and any export import) are loaded, then ``store.bulk_extend`` the result. At national scale prefer
-    :func:`iter_similarity_quads` with batches.
-
-    :param store: a pyoxigraph store holding the certifications.
-    :param uris: the URI scheme (gives the ``graph/bridges`` and ``mapping/<hash>`` IRIs).
-    :returns: quads, all in ``graph/bridges``, in a deterministic order (empty when nothing matches);
-        9 per mapping.
+    Reads every certification's blocs and capacities from *store*. For a store, prefer
+    :func:`load_similarity`, which writes them (and skips the work when the input is unchanged).
     """
     return list(iter_similarity_quads(store, uris))
 
 
-def load_similarity(store: ox.Store, uris: URIScheme, progress=lambda _m: None, batch_size: int = 1_000_000) -> int:
-    """(Re)compute ``graph/bridges``: the capacity and bloc mappings of :mod:`cqpm_graph.bridges.similarity`,
-    loaded in batches so that memory stays bounded at national scale. Returns the number of quads."""
+def stored_fingerprint(store: ox.Store, uris: URIScheme) -> str | None:
+    """The ``cqpm:inputFingerprint`` of the ``graph/bridges`` in *store*, or ``None``."""
     graph = ox.NamedNode(str(uris.graph("bridges")))
+    for quad in store.quads_for_pattern(graph, ox.NamedNode(CQPM + "inputFingerprint"), None, graph):
+        return quad.object.value
+    return None
+
+
+def load_similarity(store: ox.Store, uris: URIScheme, progress=lambda _m: None, force: bool = False) -> int:
+    """(Re)compute ``graph/bridges`` in *store*: bloc and capacity mappings and bridge shortlists.
+
+    When *store* already holds a ``graph/bridges`` whose input fingerprint (:func:`input_fingerprint`)
+    equals the current one, it is kept and nothing is computed (returns 0) unless *force*. Otherwise the old
+    graph is dropped and the new one bulk-loaded as N-Quads.
+
+    :param store: a writable pyoxigraph store holding the certifications (call after fiches and imports are
+        loaded).
+    :param uris: the URI scheme (``graph/bridges``, ``mapping/<hash>``, ``passerelles/<id>`` IRIs).
+    :param progress: called with a few human-readable lines (French, as the build's).
+    :returns: the number of quads written (0 when kept).
+    """
+    import time
+
+    started = time.monotonic()
+    graph = ox.NamedNode(str(uris.graph("bridges")))
+    fingerprint = input_fingerprint(store)
+    if not force and stored_fingerprint(store, uris) == fingerprint:
+        progress("      graph/bridges à jour (empreinte des données inchangée) : conservé")
+        return 0
+    corpus = read_corpus(store)
+    progress(f"      lu : {len(corpus.certs)} certifications, {len(corpus.blocs)} blocs, "
+             f"{len(corpus.capacities)} capacités ({time.monotonic() - started:.1f} s)")
+    result = compute(corpus, progress)
+    del corpus
+    result.fingerprint = fingerprint
     if store.contains_named_graph(graph):
         store.remove_graph(graph)
-    total, batch = 0, []
-    for quad in iter_similarity_quads(store, uris):
-        batch.append(quad)
-        if len(batch) >= batch_size:
-            store.bulk_extend(batch)
-            total, batch = total + len(batch), []
-    store.bulk_extend(batch)
-    return total + len(batch)
+    total, chunk = 0, []
+    for line in result.nquads(uris):  # loaded by chunks: bounded memory
+        chunk.append(line)
+        if len(chunk) >= LOAD_CHUNK:
+            store.bulk_load(("\n".join(chunk) + "\n").encode(), format=ox.RdfFormat.N_QUADS)
+            total, chunk = total + len(chunk), []
+    if chunk:
+        store.bulk_load(("\n".join(chunk) + "\n").encode(), format=ox.RdfFormat.N_QUADS)
+        total += len(chunk)
+    progress(f"      graph/bridges : {total} triplets en {time.monotonic() - started:.1f} s")
+    return total

@@ -7,7 +7,8 @@ from .core import KINDS, BridgesResult, GapReport
 KIND_LABELS = {"block": "bloc", "capacity": "capacité", "lineage": "filiation", "rome": "ROME",
                "nsf": "NSF", "level": "niveau"}
 METHOD_LABELS = {"identical-title": "intitulé identique", "normalised-title": "intitulé identique après normalisation",
-                 "same-capacities": "mêmes capacités", "tfidf-cosine": "similarité TF-IDF"}
+                 "same-capacities": "mêmes capacités", "tfidf-cosine": "similarité TF-IDF",
+                 "identical-wording": "formulation identique"}
 STATUS_LABELS = {"covered": "acquis", "partial": "partiel", "missing": "à acquérir"}
 MOVE_LABELS = {"across": "même niveau", "up": "montée", "down": "descente"}
 
@@ -33,6 +34,8 @@ def describe(e: dict, certification: str = "", other: str = "") -> str:
         title = e.get("targetTitle") or e.get("sourceTitle") or ""
         return f"bloc {e['source']} ≡ {e['target']} « {_cut(title, 60)} » ({methods})"
     if kind == "capacity":
+        if e.get("method") == "identical-wording":
+            return f"capacité {e['source']} = {e['target']} (formulation identique) : « {_cut(e.get('sourceLabel', ''), 80)} »"
         return (f"capacité {e['source']} ~ {e['target']} ({e['predicate']}, {_num(e['score'])}) : "
                 f"« {_cut(e.get('sourceLabel', ''), 45)} » / « {_cut(e.get('targetLabel', ''), 45)} »")
     if kind == "lineage":
