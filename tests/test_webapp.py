@@ -419,3 +419,273 @@ def test_every_page_of_the_real_build(request):
             assert client.get(f"/nsf/{nsf['code']}").status_code == 200
     assert client.get("/certification/RNCP28229").status_code == 200
     assert "Animateur" in text_of(client.get("/search?q=animateur"))
+
+
+# -- at scale: the explorer index (list, filters, pagination, search) on the real data ----------------------
+#
+# The seed fiches plus the real France Compétences extract (tests/fixtures/fc): 14 certifications of the
+# RNCP, the RS and the CQPM, with levels, types, active flags and registration end dates.
+
+FC_EXPORT = Path(__file__).parent / "fixtures" / "fc" / "export-fiches-csv-2024-02-22.zip"
+REGISTER_IDS = ["CQPM-management-d-equipe-s-autonome-s", "RNCP509", "RNCP1197", "RNCP4049", "RNCP19453",
+                "RNCP19468", "RNCP22094", "RNCP28155", "RNCP28229", "RNCP28242", "RNCP28246", "RNCP30271",
+                "RS5000", "RS6117"]  # natural identifier order: RNCP509 before RNCP1197
+
+
+@pytest.fixture(scope="module")
+def register_settings(tmp_path_factory) -> Settings:
+    from cqpm_graph.build import build
+    from cqpm_graph.fc.importer import import_export
+    settings = Settings(store=tmp_path_factory.mktemp("register-store"), cache_dir=tmp_path_factory.mktemp("cache"))
+    build(settings, validate=False)
+    import_export(settings, FC_EXPORT, validate=False)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def register_app(register_settings):
+    app = create_app(register_settings)
+    app.config.update(TESTING=True)
+    yield app
+    app.extensions["cqpm_graph"].queries.close()
+
+
+@pytest.fixture()
+def rclient(register_app, monkeypatch):
+    from cqpm_graph.webapp import directory
+    monkeypatch.setattr(directory, "today", lambda: "2024-03-01")  # the states below are those of that day
+    return register_app.test_client()
+
+
+def ids_of(response) -> list[str]:
+    return [c["id"] for c in response.get_json()["certifications"]]
+
+
+def test_list_pages_follow_the_natural_order(rclient):
+    first = rclient.get("/certifications.json?par_page=10")
+    data = first.get_json()
+    assert first.status_code == 200 and ids_of(first) == REGISTER_IDS[:10]
+    assert set(data) >= {"certifications", "statistics", "pagination"}  # the first page keeps its shape
+    assert data["statistics"]["certifications"] == 14
+    p = data["pagination"]
+    assert (p["page"], p["per_page"], p["total"], p["pages"]) == (1, 10, 14, 2)
+    assert p["prev"] is None and p["next"] == "/certifications.json?par_page=10&page=2"
+    assert '<http://localhost/certifications.json?par_page=10&page=2>; rel="next"' in first.headers["Link"]
+    second = rclient.get(p["next"])
+    assert ids_of(second) == REGISTER_IDS[10:]
+    assert second.get_json()["pagination"]["next"] is None
+    assert ids_of(rclient.get("/certifications.json?par_page=10&page=3")) == []
+    assert ids_of(rclient.get("/certifications.json")) == REGISTER_IDS  # 50 a page by default
+    by_title = ids_of(rclient.get("/certifications.json?tri=intitule&registre=RS"))
+    assert by_title == ["RS6117", "RS5000"]  # « CQP Tourier » before « Exploiter la blockchain… »
+
+
+def test_list_page_in_html(rclient):
+    page = text_of(rclient.get("/?par_page=10&page=2"))
+    assert "14 certifications — page 2 sur 2" in page
+    assert 'href="/certification/RS6117"' in page and 'href="/certification/RNCP28229"' not in page
+    assert '<a class="pager-step" href="/?par_page=10" rel="prev">' in page
+    assert '<span aria-current="page">2</span>' in page
+    first = text_of(rclient.get("/?par_page=10"))
+    assert '<a href="/?par_page=10&page=2">2</a>' in first and "RS6117" not in first
+    row = re.search(r"RNCP28229</a></td>(.*?)</tr>", first, re.S).group(1)
+    assert re.findall(r'<td class="num">(\d+)</td>', row) == ["3", "11"]  # blocs, capacities
+    assert "Pas de page 5" in text_of(rclient.get("/?par_page=10&page=5"))
+
+
+def test_list_filters(rclient):
+    assert ids_of(rclient.get("/certifications.json?registre=RS")) == ["RS5000", "RS6117"]
+    assert ids_of(rclient.get("/certifications.json?registre=CQPM")) == [
+        "CQPM-management-d-equipe-s-autonome-s", "RNCP19453", "RNCP28229", "RNCP28242", "RNCP28246"]
+    assert ids_of(rclient.get("/certifications.json?niveau=NIV6")) == ["RNCP1197", "RNCP4049", "RNCP22094",
+                                                                       "RNCP28155", "RNCP30271"]
+    assert ids_of(rclient.get("/certifications.json?type=CAP")) == ["RNCP509"]
+    # on 2024-03-01 the two RS fiches are active (France Compétences says so, registrations running)
+    active = rclient.get("/certifications.json?etat=active").get_json()
+    assert [c["id"] for c in active["certifications"]] == ["RS5000", "RS6117"]
+    assert all(c["active"] is True and c["end_date"] >= "2024-03-01" for c in active["certifications"])
+    inactive = ids_of(rclient.get("/certifications.json?etat=inactive&registre=RNCP"))
+    assert "RNCP28229" in inactive and "RNCP509" in inactive  # ended 2022-04-21; withdrawn (false)
+    assert ids_of(rclient.get("/certifications.json?registre=RS&niveau=NIV6")) == []
+    data = rclient.get("/certifications.json?registre=RNCP").get_json()
+    assert data["filters"] == {"registre": "RNCP"} and data["pagination"]["total"] == 11
+    facets = data["facets"]
+    # each filter's values are counted with the other filters applied
+    assert {f["value"]: f["count"] for f in facets["registre"]} == {"RNCP": 11, "RS": 2, "CQPM": 5}
+    assert {f["value"]: f["count"] for f in facets["niveau"]} == {"NIV3": 1, "NIV6": 5}
+    assert {f["value"]: f["count"] for f in facets["etat"]} == {"inactive": 11}
+    entry = next(c for c in data["certifications"] if c["id"] == "RNCP509")
+    assert (entry["type"], entry["registry"], entry["level"], entry["level_label"]) == ("CAP", "RNCP", "NIV3", "Niveau 3")
+    assert entry["rome"] == ["I1203"] and entry["nsf"] == ["251"] and entry["blocs"] == 6
+
+
+def test_list_filter_form_and_bad_values(rclient):
+    page = text_of(rclient.get("/?registre=RS"))
+    assert '<option value="RS" selected>Répertoire spécifique (RS) (2)</option>' in page
+    assert "2 certifications correspondent aux filtres." in page
+    assert 'href="/certification/RS6117"' in page and 'href="/certification/RNCP28229"' not in page
+    assert 'href="/certifications.json?registre=RS"' in page
+    for bad in ("registre=XYZ", "etat=peut-etre", "page=0", "page=abc", "par_page=7", "tri=date", "niveau=%3Cx%3E"):
+        assert rclient.get(f"/?{bad}").status_code == 400, bad
+        response = rclient.get(f"/certifications.json?{bad}")
+        assert response.status_code == 400 and response.get_json()["error"] == "bad request", bad
+
+
+def test_search_on_the_register(rclient):
+    data = rclient.get("/search.json?q=chef projet").get_json()
+    assert data["total"] == 4 and [r["id"] for r in data["results"]] == ["RNCP4049", "RNCP22094", "RNCP28155",
+                                                                         "RNCP30271"]
+    assert data["results"][0]["matches"][0] == {"kind": "title", "kind_label": "intitulé", "code": None,
+                                                "text": "Chef de projet commercial pour l'agroalimentaire"}
+    # codes: ROME and NSF (new), the certification number
+    assert [r["id"] for r in rclient.get("/search.json?q=H1102").get_json()["results"]] == [
+        "RNCP4049", "RNCP22094", "RNCP28155", "RNCP30271"]
+    nsf = rclient.get("/search.json?q=221w").get_json()
+    assert nsf["total"] == 5 and nsf["results"][0]["matches"][0]["kind"] == "nsf"
+    assert [r["id"] for r in rclient.get("/search.json?q=rs5000").get_json()["results"]] == ["RS5000"]
+    # bloc wordings of an imported fiche, accents ignored
+    assert [r["id"] for r in rclient.get("/search.json?q=EXTINCTEURS").get_json()["results"]] == ["RNCP509"]
+
+
+def test_search_pages(rclient):
+    first = rclient.get("/search.json?q=equipe&par_page=10").get_json()
+    everything = [r["id"] for r in first["results"]]
+    assert everything == ["RNCP28229", CQPM_ID, "RNCP19453", "RNCP28246", "RNCP28242"]  # best first
+    assert [r["score"] for r in first["results"]] == sorted((r["score"] for r in first["results"]), reverse=True)
+    many = rclient.get("/search.json?q=de&par_page=10")
+    data = many.get_json()
+    assert data["total"] == 11 and len(data["results"]) == 10 and data["pagination"]["pages"] == 2
+    rest = rclient.get(data["pagination"]["next"]).get_json()["results"]
+    assert len(rest) == 1 and rest[0]["id"] not in {r["id"] for r in data["results"]}
+    assert 'rel="next"' in many.headers["Link"]
+    page = text_of(rclient.get("/search?q=de&par_page=10"))
+    assert "11 certifications pour « de »" in page and "page 1 sur 2" in page
+    assert "numéros, intitulés et codes seulement" in page  # a word of two letters
+    assert 'href="/search?q=de&amp;par_page=10&amp;page=2"' in rclient.get("/search?q=de&par_page=10").get_data(as_text=True)
+
+
+def test_index_search_is_the_historic_search(register_app, register_settings):
+    """The index answers what the SPARQL search of data.search answered (plus NSF codes, a new kind)."""
+    from cqpm_graph.webapp import data, directory
+    store = open_store(register_settings)
+    uris = register_app.extensions["cqpm_graph"].uris
+    with register_app.test_request_context("/"):
+        for q in ("équipe production", "chef ligne", "aléas", "19453", "amélioration", "commercial", "qualité",
+                  "agroalimentaire", "H2503", "blockchain", "conduire"):
+            old = data.search(store, uris, q, limit=1000)["results"]
+            new = directory.search(q, 1, 200)["results"]
+            without_nsf = {}
+            for hit in new:
+                nsf = sum(1 for m in hit["matches"] if m["kind"] == "nsf")
+                if hit["score"] - 3 * nsf:
+                    without_nsf[hit["id"]] = hit["score"] - 3 * nsf
+            assert without_nsf == {h["id"]: h["score"] for h in old}, q
+            assert [h["id"] for h in new if h["id"] in without_nsf] == [h["id"] for h in old], q  # same order
+            for hit, before in zip((h for h in new if h["id"] in without_nsf), old):
+                assert sorted((m["kind"], m["code"] or "", m["text"]) for m in hit["matches"] if m["kind"] != "nsf") \
+                    == sorted((m["kind"], m["code"] or "", m["text"]) for m in before["matches"]), q
+
+
+def test_index_list_is_the_historic_list(register_app, register_settings):
+    from cqpm_graph.webapp import data, directory
+    from cqpm_graph.explorer_index import Filters
+    store = open_store(register_settings)
+    uris = register_app.extensions["cqpm_graph"].uris
+    old = data.list_certifications(store, uris)
+    with register_app.test_request_context("/"):
+        new = directory.certification_list(Filters(), "numero", 1, 200)
+        assert new.statistics == data.statistics(store)
+    keys = ("id", "uri", "title", "short_title", "type", "type_label", "registry", "blocs", "capacities", "rome")
+    assert [{k: c[k] for k in keys} for c in new.certifications] == [{k: c[k] for k in keys} for c in old]
+
+
+@pytest.mark.parametrize("scheme, code", [("rome", "H"), ("rome", "H25"), ("rome", "D"), ("rome", "H1102"),
+                                          ("nsf", "2"), ("nsf", "22"), ("nsf", "221w"), ("nsf", "200")])
+def test_concept_pages_from_the_index(register_app, register_settings, rclient, scheme, code):
+    from cqpm_graph.webapp import data
+    store = open_store(register_settings)
+    old = data.concept_page(store, register_app.extensions["cqpm_graph"].uris, scheme, code)
+    new = rclient.get(f"/{scheme}/{code}.json").get_json()
+    for c in old["certifications"]:  # the SPARQL path gives the codes in no particular order
+        c["via"] = sorted(c["via"], key=data.natural_key)
+    assert new["total"] == len(old["certifications"]) and new["certifications"] == old["certifications"]
+    assert new["narrower"] == old["narrower"] and new["label"] == old["label"]
+    assert new["pagination"]["total"] == new["total"]
+
+
+def test_concept_index_counts(rclient, register_app, register_settings):
+    from cqpm_graph.webapp import data
+    old = data.concept_index(open_store(register_settings), register_app.extensions["cqpm_graph"].uris, "rome")
+    page = text_of(rclient.get("/rome/"))
+    for used in old["used"]:
+        assert f'href="/rome/{used["code"]}">{used["code"]}</a></td><td>{used["label"] or ""}</td>' \
+               f'<td class="num">{used["certifications"]}</td>' in page
+    assert 'href="/rome/H"' in page  # grands domaines
+    assert 'href="/nsf/221w"' in text_of(rclient.get("/nsf/"))
+
+
+def test_concept_page_pagination(rclient):
+    page = text_of(rclient.get("/rome/H?par_page=10"))
+    assert "RNCP28229" in page and "Certifications qui y mènent" in page
+    data = rclient.get("/rome/H.json?par_page=10&page=2").get_json()
+    assert data["certifications"] == [] and data["total"] == 8 and data["pagination"]["prev"] == "/rome/H.json?par_page=10"
+    assert rclient.get("/rome/H?page=0").status_code == 400
+
+
+def test_fold_text_is_the_search_folding():
+    from cqpm_graph.explorer_index import fold_text
+    from cqpm_graph.webapp.data import fold
+    for text in ("Équipe d’ŒUVRE", "Cœur de métier — Æther", "façade  Ñandú", "ﬁchier ² İstanbul", "RNCP28229BC01"):
+        assert fold_text(text) == fold(text)[0], text
+
+
+# -- where the index comes from --------------------------------------------------------------------------
+
+def test_index_built_at_build_time_is_used(tmp_path):
+    from cqpm_graph.explorer_index import INDEX_FILE, write_build_index
+    from cqpm_graph.store import live_path
+    from cqpm_graph.webapp import directory
+    settings = build_sample_store(tmp_path / "store")
+    settings = Settings(store=settings.store, cache_dir=tmp_path / "cache")
+    write_build_index(open_store(settings), live_path(settings.store))
+    app = create_app(settings)
+    with app.test_request_context("/"):
+        index = directory.manager().get()
+    assert index.origin == str(live_path(settings.store) / INDEX_FILE)
+    assert "RNCP28229" in text_of(app.test_client().get("/"))
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("explorer-index*"))
+
+
+def test_large_graph_index_is_built_in_the_background(tmp_path, monkeypatch):
+    """Above SMALL certifications the explorer builds the index into its cache in a thread and answers 503
+    (with Retry-After) meanwhile; the next explorer on the same build reuses the file."""
+    import threading
+
+    from cqpm_graph.webapp import directory
+    settings = build_sample_store(tmp_path / "store")
+    settings = Settings(store=settings.store, cache_dir=tmp_path / "cache")
+    monkeypatch.setattr(directory, "SMALL", 0)
+    release = threading.Event()
+    real_write = directory.write_index
+
+    def slow_write(*args, **kwargs):
+        release.wait(10)
+        return real_write(*args, **kwargs)
+    monkeypatch.setattr(directory, "write_index", slow_write)
+    app = create_app(settings)
+    client = app.test_client()
+    busy = client.get("/")
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == str(directory.RETRY_AFTER)
+    assert "en cours de construction" in text_of(busy) and '<meta http-equiv="refresh"' in busy.get_data(as_text=True)
+    assert client.get("/search.json?q=equipe").status_code == 503
+    assert client.get("/rome/H25").status_code == 200  # falls back to SPARQL
+    assert client.get("/certification/RNCP28229").status_code == 200
+    release.set()
+    with app.test_request_context("/"):
+        assert directory.manager().wait(20) is not None
+    assert client.get("/").status_code == 200
+    files = list((tmp_path / "cache").rglob("explorer-index-v*.sqlite"))
+    assert len(files) == 1
+    monkeypatch.setattr(directory, "write_index", lambda *a, **k: pytest.fail("rebuilt"))
+    again = create_app(settings).test_client()
+    assert "RNCP28229" in text_of(again.get("/"))

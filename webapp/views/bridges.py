@@ -36,7 +36,8 @@ MAX_TOP = 100
 # what the templates need to link evidence and word it in French
 bp.add_app_template_global(br.bloc_url, "bloc_url")
 bp.add_app_template_global(br.capacity_url, "capacity_url")
-bp.add_app_template_global({"methods": br.METHOD_LABELS, "predicates": br.PREDICATE_LABELS, "moves": br.MOVE_LABELS,
+bp.add_app_template_global({"methods": {**br.METHOD_LABELS, "identical-wording": "formulation identique"},
+                            "predicates": br.PREDICATE_LABELS, "moves": br.MOVE_LABELS,
                             "kinds": br.KIND_LABELS, "weights": br.WEIGHTS, "signals": br.SIGNAL_LABELS},
                            "passerelles_labels")
 

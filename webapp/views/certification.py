@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, make_response, redirect, render_template, url_for
 
-from .. import data
+from .. import data, directory
 from ..context import backend, uris
 from .bridges import section
 from .lod import page_lod, rdf_response
@@ -12,7 +12,9 @@ bp = Blueprint("certification", __name__)
 
 
 def _load(cert_id: str) -> dict:
-    cert = data.certification(backend(), uris(), cert_id)
+    # the identifier is resolved by the explorer index when it is ready (no SPARQL), see ..directory
+    found = directory.find_certification(cert_id)
+    cert = data.certification(backend(), uris(), cert_id, found=found) if found is not None else None
     if cert is None:
         abort(404, description=f"Aucune certification « {cert_id} » dans le graphe.")
     return cert

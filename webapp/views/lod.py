@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Callable
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, abort, redirect, render_template, request, send_file
@@ -206,29 +207,37 @@ def _facts() -> dict:
     return explorer().cache.memo(("facts", b.build_id(), uris().base), lambda: lod.dataset_facts(b, uris()))
 
 
-def _rdf_document(triples: list[ox.Triple]) -> Response:
+def _rdf_document(kind: str, build: Callable[[dict, str, dict], list[ox.Triple]]) -> Response:
+    """The VoID or DCAT document in the negotiated format. The format is chosen first (a 406 costs
+    nothing); the serialised document is cached per build, base URI, site root, format and state of the
+    dumps — at national scale VoID lists 25,000 named graphs (~1 s to write)."""
     try:
         fmt = lod.choose(request.accept_mimetypes, request.args.get("format"), html=False, datasets=False)
     except lod.NotAcceptable as exc:
         return _vary(_plain(406, str(exc)))
-    quads = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in triples]
-    return _vary(Response(lod.serialize(quads, fmt, uris()), content_type=fmt.content_type))
+    ex, b, site = explorer(), backend(), site_root()
+    dumps = lod.cached_dump_info(ex.cache, b)
+    key = (kind, b.build_id(), uris().base, site, fmt.media_type, tuple(sorted(dumps.items())))
+
+    def render() -> bytes:
+        return lod.serialize_triples(build(_facts(), site, dumps), fmt, uris())
+
+    return _vary(Response(ex.cache.memo(key, render), content_type=fmt.content_type))
 
 
 @bp.get("/.well-known/void")
 def void():
     """VoID description: counts, subsets (one per named graph), class partitions, SPARQL endpoint, dumps,
-    licence (Licence Ouverte 2.0). Turtle by default; any RDF format by ``Accept`` / ``?format=``."""
-    b = backend()
-    return _rdf_document(lod.void_triples(uris(), _facts(), site_root(), lod.cached_dump_info(explorer().cache, b)))
+    licence (Licence Ouverte 2.0). Turtle by default; any RDF format by ``Accept`` / ``?format=``. The
+    numbers are those the build wrote in ``graph/build`` (see :func:`cqpm_graph.webapp.lod.dataset_facts`)."""
+    return _rdf_document("void", lambda facts, site, dumps: lod.void_triples(uris(), facts, site, dumps))
 
 
 @bp.get("/catalog")
 def catalog():
     """DCAT catalogue: the dataset, a distribution per dump (download URL, media type, size and checksum
     once generated), the SPARQL endpoint as a data service."""
-    b = backend()
-    return _rdf_document(lod.dcat_triples(uris(), _facts(), site_root(), lod.cached_dump_info(explorer().cache, b)))
+    return _rdf_document("dcat", lambda facts, site, dumps: lod.dcat_triples(uris(), facts, site, dumps))
 
 
 # -- dumps -------------------------------------------------------------------------------------------
