@@ -167,11 +167,14 @@ def build(settings: Settings, fiches_dir: Path | None = None, reference_dir: Pat
         for fiche in report.fiches:
             store.bulk_extend(mapper.map(fiche))
         # France Compétences exports imported with `import-fc` survive a rebuild.
-        from .fc.importer import reapply_imports
-        reapply_imports(store, uris, settings.store, progress)
-        progress("      similarité des capacités et des blocs (graph/bridges)")
+        from .bridges.corpus import CorpusRows
         from .bridges.similarity import load_similarity
-        load_similarity(store, uris, progress)
+        from .fc.importer import reapply_imports
+        rows = CorpusRows()  # the blocs and capacities of reloaded exports, for the similarity
+        reapply_imports(store, uris, settings.store, progress, rows=rows)
+        progress("      similarité des capacités et des blocs (graph/bridges)")
+        load_similarity(store, uris, progress, rows=rows if rows.by_graph else None)
+        del rows
 
         _write_build_metadata(store, uris, settings, report, fiches_dir, reference_dir, mapper)
 

@@ -437,8 +437,16 @@ def test_load_similarity_keeps_an_up_to_date_graph(built_store):
     store = ox.Store()
     store.bulk_extend(list(open_store(built_store).quads_for_pattern(None, None, None, None)))
     graph = ox.NamedNode(str(uris.graph("bridges")))
-    first = sim.load_similarity(store, uris)
-    assert first > 0 and sim.stored_fingerprint(store, uris) == sim.input_fingerprint(store)
+    # the build's graph/bridges is up to date although the build wrote graph/build after it
+    assert sim.load_similarity(store, uris) == 0
+    first = sim.load_similarity(store, uris, force=True)
+    assert first > 0 and sim.stored_fingerprint(store, uris) == sim.input_fingerprint(store, uris)
+    # graph/build (written after graph/bridges by a build) does not change it: an import and the build
+    # after it compute the same fingerprint
+    build_graph = ox.NamedNode(str(uris.graph("build")))
+    fingerprint = sim.input_fingerprint(store, uris)
+    store.remove_graph(build_graph)
+    assert sim.input_fingerprint(store, uris) == fingerprint
     before = sorted(map(str, store.quads_for_pattern(None, None, None, graph)))
     assert sim.load_similarity(store, uris) == 0  # same input: kept as it is
     assert sorted(map(str, store.quads_for_pattern(None, None, None, graph))) == before
@@ -447,6 +455,47 @@ def test_load_similarity_keeps_an_up_to_date_graph(built_store):
                       ox.NamedNode(f"{uris.base}graph/x")))
     assert sim.load_similarity(store, uris) == first
     assert sorted(map(str, store.quads_for_pattern(None, None, None, graph))) != before  # new fingerprint
+
+
+def _corpus_key(corpus):
+    return (corpus.certs, {b: (c, t, sorted(k)) for b, (c, t, k) in corpus.blocs.items()}, corpus.capacities,
+            corpus.lineage, corpus.rome, corpus.rome_domains, corpus.nsf, corpus.nsf_ancestors)
+
+
+def test_corpus_from_import_rows_is_the_corpus_read_from_the_store(built_store, tmp_path):
+    """The similarity of an import reads the imported blocs and capacities from their records, the rest from
+    the store: the same corpus as reading everything back — on the seeds with the real extract, and with a
+    synthetic export whose fiche RNCP19453 is also a seed (two sources for one certification)."""
+    from dataclasses import replace
+
+    from cqpm_graph.bridges.corpus import CorpusRows, read_corpus
+    from cqpm_graph.fc.importer import load_export
+    from cqpm_graph.fc.synthetic import generate_fiches, write_xml_export
+
+    if FC_EXTRACT is None:
+        pytest.skip("France Compétences extract not found")
+    uris = URIScheme(built_store.base_uri)
+    fiches = generate_fiches(40, seed=3)
+    first = next(f for f in fiches if f.blocs)
+    fiches[fiches.index(first)] = replace(first, number="RNCP19453", blocs=[
+        replace(b, code=f"RNCP19453BC{i:02d}") for i, b in enumerate(first.blocs, 1)], replaces=[], replaced_by=[])
+    synthetic = write_xml_export(fiches, tmp_path)
+    for exports in ([FC_EXTRACT], [FC_EXTRACT, synthetic]):
+        store = ox.Store()
+        store.bulk_extend(list(open_store(built_store).quads_for_pattern(None, None, None, None)))
+        rows = CorpusRows()
+        for export in exports:
+            load_export(store, uris, export, rows=rows)
+        assert len(rows.graphs) == sum(1 for g in store.named_graphs() if "/graph/france-competences/" in g.value)
+        from_rows, from_store = read_corpus(store, uris, rows), read_corpus(store)
+        assert _corpus_key(from_rows) == _corpus_key(from_store)
+        assert len(from_store.blocs) > 11  # the extract's blocs (the CSV export lists no capacities)
+    assert len(from_store.capacities) > 45 + 100  # the synthetic export's capacities
+    c1 = f"{uris.base}capacite/RNCP19453-C1"
+    prefs = {q.object.value for q in store.quads_for_pattern(ox.NamedNode(c1), ox.NamedNode(sim.SKOS + "prefLabel"), None)}
+    words = from_store.capacities[c1][1]
+    # the seed's wording and the export's are both kept, the smaller prefLabel first, the others sorted
+    assert len(prefs) == 2 and prefs <= set(words) and words[0] == min(prefs) and words[1:] == sorted(words[1:])
 
 
 def test_tfidf_matrix_is_scikit_learns():

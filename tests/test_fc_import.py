@@ -197,6 +197,21 @@ def test_build_after_import_keeps_the_imported_graphs(store, tmp_path):
     assert _dump_without_build(store) == _dump_without_build(scratch)
 
 
+def test_build_after_import_keeps_the_bridges_computed_by_the_import(built_store, tmp_path):
+    """The seeds built, an export imported: the build that follows has the same sources and keeps the
+    import's graph/bridges (at national scale its computation is most of an import)."""
+    from cqpm_graph.build import build
+    settings = copy_store(built_store, tmp_path / "store")
+    messages = []
+    import_export(settings, CSV_EXPORT, validate=False, progress=messages.append)
+    assert any("graph/bridges :" in m for m in messages), messages  # computed with the imported fiches
+    bridges = dump(settings, f"{BASE}graph/bridges")
+    messages = []
+    build(settings, validate=False, progress=messages.append)
+    assert any("graph/bridges à jour" in m for m in messages), messages
+    assert dump(settings, f"{BASE}graph/bridges") == bridges
+
+
 def test_build_after_import_with_another_base_replays_the_export(store):
     from cqpm_graph.build import build
     from cqpm_graph.config import Settings

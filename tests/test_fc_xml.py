@@ -115,3 +115,33 @@ def test_truncated_xml(tmp_path):
     bad.write_bytes(XML_EXPORT.read_bytes()[:3000])
     with pytest.raises(FCExportError, match="XML mal formé|tronqué"):
         list(read_xml_export(bad))
+
+
+def test_unescaped_html_inside_a_text_field(tmp_path):
+    """Some exports carry LISTE_COMPETENCES as real XML elements rather than escaped HTML: they are read back
+    as HTML (comments dropped) and split into capacities the same way."""
+    text = XML_EXPORT.read_text(encoding="utf-8")
+    old = next(line for line in text.splitlines() if "<LISTE_COMPETENCES>&lt;p&gt;Le titulaire" in line)
+    new = ("        <LISTE_COMPETENCES><p>Le titulaire est capable de :</p><ul><li class=\"x\">Collecter les "
+           "informations relatives à l’installation et au site</li><!-- note --><li>Organiser l’intervention "
+           "dans le respect des règles de sécurité</li></ul></LISTE_COMPETENCES>")
+    bad = tmp_path / XML_EXPORT.name
+    bad.write_text(text.replace(old, new, 1), encoding="utf-8")
+    bloc = next(b for f in read_xml_export(bad) for b in f.blocs if b.competences_text and "<p>" in b.competences_text)
+    assert bloc.competences_text.startswith('<p>Le titulaire est capable de :</p><ul><li class="x">Collecter')
+    assert "note" not in bloc.competences_text
+    assert bloc.capacities[:2] == ["Collecter les informations relatives à l’installation et au site",
+                                   "Organiser l’intervention dans le respect des règles de sécurité"]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "vide"),
+    (b"<?xml version='1.0'?>\n<EXPORT><FICHE><NUMERO_FICHE>RNCP1</NUMERO_FICHE></FICHE></EXPORT>", "racine"),
+    (b"<?xml version='1.0'?>\n<EXPORT/>", "racine"),
+])
+def test_empty_document_or_wrong_root(tmp_path, content, message):
+    bad = tmp_path / XML_EXPORT.name
+    bad.write_bytes(content)
+    with pytest.raises(FCExportError, match=message) as err:
+        list(read_xml_export(bad))
+    assert err.value.file == XML_EXPORT.name

@@ -38,9 +38,7 @@ Only pairs of *different* certifications; one mapping per unordered pair (source
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 import unicodedata
 from collections import defaultdict
@@ -51,6 +49,8 @@ import pyoxigraph as ox
 
 from .. import __version__
 from ..uris import URIScheme
+from .corpus import _PREFIXES, Corpus, CorpusRows, read_corpus
+from .corpus import rows as _rows
 
 OWL = "http://www.w3.org/2002/07/owl#"
 SKOS = "http://www.w3.org/2004/02/skos/core#"
@@ -78,8 +78,8 @@ POSTING_BLOCK = 16
 CANDIDATES = 4
 #: Wordings per sparse product chunk (memory bound).
 CHUNK = 4000
-#: Quads per bulk load when writing ``graph/bridges``.
-LOAD_CHUNK = 300_000
+#: Lines per write to the bulk loader's pipe when writing ``graph/bridges``.
+WRITE_CHUNK = 20_000
 #: Candidate certifications stored per certification (``cqpm:BridgeShortlist``).
 SHORTLIST = 30
 #: A bloc title or capacity wording held by more certifications than this (the general blocs of CAPs,
@@ -185,140 +185,41 @@ def french_terms(text: str) -> list[str]:
     return stems + [f"{a} {b}" for a, b in zip(stems, stems[1:])]
 
 
-# -- reading the store ---------------------------------------------------------------------------
+# -- reading the store: see .corpus ----------------------------------------------------------------
 
-_PREFIXES = """PREFIX cqpm: <https://w3id.org/cqpm/ontology#>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-PREFIX dcterms: <http://purl.org/dc/terms/>
-"""
-# Written for pyoxigraph on a large on-disk store: predicate scans joined by hash (sub-SELECTs) rather than
-# one seek per row, and as few strings decoded as possible.
-_Q_CERTS = _PREFIXES + "SELECT ?cert ?id WHERE { ?cert a cqpm:Certification ; dcterms:identifier ?id }"
-_Q_BLOCS = _PREFIXES + """SELECT ?cert ?bloc ?title WHERE {
-  ?cert cqpm:hasBlock ?bloc .
-  OPTIONAL { { SELECT ?bloc ?title WHERE { ?bloc skos:prefLabel ?title } } }
+_Q_SOURCES = _PREFIXES + """SELECT DISTINCT ?source ?sha WHERE {
+  GRAPH ?g { ?source cqpm:sha256 ?sha } FILTER (?g != ?build)
 }"""
-_Q_BLOC_CAPACITIES = _PREFIXES + """SELECT ?bloc ?capacity ?label WHERE {
-  { SELECT ?bloc WHERE { ?bloc a cqpm:CompetenceBlock } }
-  ?bloc cqpm:hasCapacity ?capacity .
-  { SELECT ?capacity ?label WHERE { ?capacity skos:prefLabel ?label } }
-}"""
-# capacities of certifications without blocs (référentiels, RS fiches); with blocs, every capacity is in a
-# bloc (shape cqpmsh:CapacityCoveredByBlockShape)
-_Q_OTHER_CAPACITIES = _PREFIXES + """SELECT ?cert ?capacity ?label WHERE {
-  { SELECT ?cert WHERE { ?cert a cqpm:Certification MINUS { ?cert cqpm:hasBlock ?bloc } } }
-  ?cert cqpm:hasCapacity ?capacity .
-  ?capacity skos:prefLabel ?label .
-}"""
-_Q_ALT = _PREFIXES + """SELECT ?capacity ?label WHERE {
-  ?capacity skos:altLabel ?label .
-  ?cert cqpm:hasCapacity ?capacity .
-}"""
-_Q_LINEAGE = _PREFIXES + """SELECT ?newer ?older WHERE {
-  { ?newer cqpm:replaces ?older } UNION { ?older cqpm:isReplacedBy ?newer }
-}"""
-_Q_CERT_NSF = _PREFIXES + "SELECT ?cert ?code WHERE { ?cert cqpm:nsfCode ?c . ?c skos:notation ?code }"
-_Q_NSF_ANCESTORS = _PREFIXES + """SELECT DISTINCT ?code ?ancestor WHERE {
-  { SELECT DISTINCT ?c WHERE { ?cert cqpm:nsfCode ?c } }
-  ?c skos:notation ?code ; skos:broader* ?a . ?a skos:notation ?ancestor .
-}"""
-_Q_CERT_ROME = _PREFIXES + "SELECT ?cert ?fiche WHERE { ?cert cqpm:romeCode ?fiche }"
-# as bridge-rome: fiches and domaines with their labels only
-_Q_ROME_DOMAINS = _PREFIXES + """SELECT ?fiche ?domaine WHERE {
-  { SELECT DISTINCT ?fiche WHERE { ?cert cqpm:romeCode ?fiche } }
-  ?fiche skos:broader ?d ; skos:notation ?code ; skos:prefLabel ?label .
-  ?d skos:notation ?domaine ; skos:prefLabel ?domaineLabel .
-}"""
-_Q_SOURCES = _PREFIXES + "SELECT ?source ?sha WHERE { ?source cqpm:sha256 ?sha }"
 _Q_COUNTS = _PREFIXES + """SELECT (COUNT(*) AS ?n) WHERE { ?x a ?class }"""
+_Q_REFERENCE_SIZES = """SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"""
 
 
-def _rows(store: ox.Store, sparql: str) -> list[list[str]]:
-    """Rows of a SELECT as lists of strings (IRIs and literal values; unbound: ``""``), header dropped."""
-    data = store.query(sparql, use_default_graph_as_union=True).serialize(format=ox.QueryResultsFormat.CSV)
-    rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
-    return rows[1:]
-
-
-@dataclass
-class Corpus:
-    """What the similarity reads: certifications, blocs, capacities, lineage.
-
-    :ivar certs: ``{certification iri: identifier}``.
-    :ivar blocs: ``{bloc iri: (certification iri, title, {capacity iris})}`` (title ``""`` when none).
-    :ivar capacities: ``{capacity iri: (certification iri, [prefLabel, altLabels…])}``.
-    :ivar lineage: ``[(newer iri, older iri)]`` (``cqpm:replaces`` / ``cqpm:isReplacedBy``).
-    """
-
-    certs: dict[str, str] = field(default_factory=dict)
-    blocs: dict[str, tuple[str, str, set[str]]] = field(default_factory=dict)
-    capacities: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
-    lineage: list[tuple[str, str]] = field(default_factory=list)
-    #: ``{certification iri: {ROME fiche iri}}``, ``{fiche iri: domaine code}``
-    rome: dict[str, set[str]] = field(default_factory=dict)
-    rome_domains: dict[str, str] = field(default_factory=dict)
-    #: ``{certification iri: {NSF code}}``, ``{NSF code: {itself and its broader codes}}``
-    nsf: dict[str, set[str]] = field(default_factory=dict)
-    nsf_ancestors: dict[str, set[str]] = field(default_factory=dict)
-
-
-def read_corpus(store: ox.Store) -> Corpus:
-    """Read the certifications, blocs, capacities (with their wordings) and lineage of *store* (union of its
-    named graphs; ``graph/bridges`` holds none of them)."""
-    corpus = Corpus()
-    corpus.certs = {cert: ident for cert, ident in _rows(store, _Q_CERTS)}
-    for cert, bloc, title in _rows(store, _Q_BLOCS):
-        if cert in corpus.certs and bloc not in corpus.blocs:
-            corpus.blocs[bloc] = (cert, title, set())
-    caps = corpus.capacities
-    for bloc, capacity, label in _rows(store, _Q_BLOC_CAPACITIES):
-        entry = corpus.blocs.get(bloc)
-        if entry is None:
-            continue
-        entry[2].add(capacity)
-        if capacity not in caps:
-            caps[capacity] = (entry[0], [label])
-    for cert, capacity, label in _rows(store, _Q_OTHER_CAPACITIES):
-        if capacity not in caps:
-            caps[capacity] = (cert, [label])
-    for capacity, label in _rows(store, _Q_ALT):
-        if capacity in caps and label not in caps[capacity][1]:
-            caps[capacity][1].append(label)
-    for words in caps.values():
-        words[1][1:] = sorted(words[1][1:])  # altLabels in a stable order
-    corpus.lineage = sorted({(n, o) for n, o in _rows(store, _Q_LINEAGE) if n != o})
-    for cert, code in _rows(store, _Q_CERT_NSF):
-        corpus.nsf.setdefault(cert, set()).add(code)
-    for code, ancestor in _rows(store, _Q_NSF_ANCESTORS):
-        corpus.nsf_ancestors.setdefault(code, {code}).add(ancestor)
-    for cert, fiche in _rows(store, _Q_CERT_ROME):
-        corpus.rome.setdefault(cert, set()).add(fiche)
-    corpus.rome_domains = {fiche: dom for fiche, dom in _rows(store, _Q_ROME_DOMAINS)}
-    return corpus
-
-
-def _read(store: ox.Store, graph: str | None = None):
-    """Capacities ``{iri: (cert, [wordings])}`` and blocs ``{iri: (cert, title, {capacity iris})}``."""
-    corpus = read_corpus(store)
-    return corpus.capacities, corpus.blocs
-
-
-def input_fingerprint(store: ox.Store) -> str:
+def input_fingerprint(store: ox.Store, uris: URIScheme | None = None) -> str:
     """SHA-256 (hex) of what ``graph/bridges`` is computed from, without reading every wording.
 
-    It covers the SHA-256 of every source document the store was built from (``cqpm:sha256``: the seed
-    fiches and the France Compétences exports: any change of a wording changes a source), the number of
-    certifications, blocs and capacities, the software version and the method's parameters. Reading all
-    wordings back from a national-scale on-disk store takes longer than recomputing on a change (see
-    ``docs/bridges.md``), so they are not hashed one by one.
+    It covers the SHA-256 of every source document whose data the store holds (``cqpm:sha256`` of the seed
+    fiches and of the France Compétences exports, read in their own graphs — not in ``graph/build``, which a
+    build writes only after ``graph/bridges``: an import and the build after it see the same sources), the
+    number of triples of the reference graphs (ROME, NSF, ontology: their data gives the ROME domaines and
+    NSF hierarchy), the number of certifications, blocs and capacities, the software version and the
+    method's parameters. Reading all wordings back from a national-scale on-disk store takes longer than
+    recomputing on a change (see ``docs/bridges.md``), so they are not hashed one by one.
+
+    :param uris: the URI scheme (names ``graph/build`` and the reference graphs); default: the default base.
     """
+    uris = uris or URIScheme("https://w3id.org/cqpm/id/")
     h = hashlib.sha256()
     params = (METHOD_VERSION, __version__, CLOSE_MATCH, RELATED_MATCH, TOP_K, MAX_CLASS, RING, POSTING_BLOCK,
               CANDIDATES, SHORTLIST, UBIQUITOUS, FILL_BELOW, tuple(sorted(SHORTLIST_WEIGHTS.items())),
               tuple(sorted(FILL_WEIGHTS.items())))
     h.update(repr(params).encode())
-    for source, sha in sorted(map(tuple, _rows(store, _Q_SOURCES))):
+    sources = _PREFIXES + _Q_SOURCES[len(_PREFIXES):].replace("?build", f"<{uris.graph('build')}>")
+    for source, sha in sorted(map(tuple, _rows(store, sources))):
         h.update(f"\n{source}\t{sha}".encode())
+    references = " ".join(f"<{uris.graph(name)}>" for name in ("ontology", "rome-v347", "nsf"))
+    sizes = _rows(store, _Q_REFERENCE_SIZES.replace("WHERE {", f"WHERE {{ VALUES ?g {{ {references} }}", 1))
+    for graph, n in sorted(map(tuple, sizes)):
+        h.update(f"\n{graph}\t{n}".encode())
     for cls in ("Certification", "CompetenceBlock", "Capacity"):
         n = _rows(store, _Q_COUNTS.replace("?class", f"cqpm:{cls}"))
         h.update(f"\n{cls}\t{n[0][0] if n else 0}".encode())
@@ -862,7 +763,7 @@ def compute(corpus: Corpus, progress=lambda _m: None) -> BridgesGraph:
 def iter_similarity_quads(store: ox.Store, uris: URIScheme) -> Iterator[ox.Quad]:
     """The quads of ``graph/bridges`` for *store*, one at a time (see :func:`similarity_quads`)."""
     graph = compute(read_corpus(store))
-    graph.fingerprint = input_fingerprint(store)
+    graph.fingerprint = input_fingerprint(store, uris)
     data = ("\n".join(graph.nquads(uris)) + "\n").encode()
     yield from ox.parse(data, format=ox.RdfFormat.N_QUADS)
 
@@ -885,28 +786,34 @@ def stored_fingerprint(store: ox.Store, uris: URIScheme) -> str | None:
     return None
 
 
-def load_similarity(store: ox.Store, uris: URIScheme, progress=lambda _m: None, force: bool = False) -> int:
+def load_similarity(store: ox.Store, uris: URIScheme, progress=lambda _m: None, force: bool = False,
+                    rows: CorpusRows | None = None) -> int:
     """(Re)compute ``graph/bridges`` in *store*: bloc and capacity mappings and bridge shortlists.
 
     When *store* already holds a ``graph/bridges`` whose input fingerprint (:func:`input_fingerprint`)
     equals the current one, it is kept and nothing is computed (returns 0) unless *force*. Otherwise the old
-    graph is dropped and the new one bulk-loaded as N-Quads.
+    graph is dropped and the new one streamed to the bulk loader while it is written
+    (:class:`cqpm_graph.store.NQuadsStream`).
 
     :param store: a writable pyoxigraph store holding the certifications (call after fiches and imports are
         loaded).
     :param uris: the URI scheme (``graph/bridges``, ``mapping/<hash>``, ``passerelles/<id>`` IRIs).
     :param progress: called with a few human-readable lines (French, as the build's).
+    :param rows: the blocs and capacities of fiches just loaded (an import), so that only the other sources
+        are read back from the store (:func:`cqpm_graph.bridges.corpus.read_corpus`).
     :returns: the number of quads written (0 when kept).
     """
     import time
 
+    from ..store import NQuadsStream
+
     started = time.monotonic()
     graph = ox.NamedNode(str(uris.graph("bridges")))
-    fingerprint = input_fingerprint(store)
+    fingerprint = input_fingerprint(store, uris)
     if not force and stored_fingerprint(store, uris) == fingerprint:
         progress("      graph/bridges à jour (empreinte des données inchangée) : conservé")
         return 0
-    corpus = read_corpus(store)
+    corpus = read_corpus(store, uris, rows)
     progress(f"      lu : {len(corpus.certs)} certifications, {len(corpus.blocs)} blocs, "
              f"{len(corpus.capacities)} capacités ({time.monotonic() - started:.1f} s)")
     result = compute(corpus, progress)
@@ -914,14 +821,14 @@ def load_similarity(store: ox.Store, uris: URIScheme, progress=lambda _m: None, 
     result.fingerprint = fingerprint
     if store.contains_named_graph(graph):
         store.remove_graph(graph)
-    total, chunk = 0, []
-    for line in result.nquads(uris):  # loaded by chunks: bounded memory
-        chunk.append(line)
-        if len(chunk) >= LOAD_CHUNK:
-            store.bulk_load(("\n".join(chunk) + "\n").encode(), format=ox.RdfFormat.N_QUADS)
-            total, chunk = total + len(chunk), []
-    if chunk:
-        store.bulk_load(("\n".join(chunk) + "\n").encode(), format=ox.RdfFormat.N_QUADS)
-        total += len(chunk)
-    progress(f"      graph/bridges : {total} triplets en {time.monotonic() - started:.1f} s")
-    return total
+    with NQuadsStream(store) as stream:  # our own N-Quads: loaded leniently, while the rest is written
+        chunk: list[str] = []
+        for line in result.nquads(uris):
+            chunk.append(line)
+            if len(chunk) >= WRITE_CHUNK:
+                stream.write("\n".join(chunk) + "\n", len(chunk))
+                chunk = []
+        if chunk:
+            stream.write("\n".join(chunk) + "\n", len(chunk))
+    progress(f"      graph/bridges : {stream.quads} triplets en {time.monotonic() - started:.1f} s")
+    return stream.quads

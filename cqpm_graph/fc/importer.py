@@ -28,7 +28,6 @@ import json
 import os
 import shutil
 import tempfile
-import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -38,7 +37,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from ..config import Settings
-from ..store import new_build
+from ..store import NQuadsStream, new_build
 from ..uris import URIScheme
 from .csv_export import MEMBER_RE, export_date_from_name, member_name, read_csv_export
 from .errors import FCExportError
@@ -135,80 +134,9 @@ def read_export(path: Path | str) -> tuple[str, Iterator[FCFiche]]:
     return kind, (read_csv_export(path) if kind == "csv" else read_xml_export(path))
 
 
-class NQuadsStream:
-    """Feed N-Quads text to :meth:`pyoxigraph.Store.bulk_load` while it is being produced.
-
-    The bulk loader runs in a thread reading the other end of an OS pipe (``/dev/fd/<n>``): it parses and
-    indexes in Rust without the GIL, so it loads on one core while the caller reads the export and formats
-    quads on the other. Where ``/dev/fd`` does not exist the text goes to a temporary file loaded at
-    :meth:`close`. Use as a context manager; on error the data already written may be partly loaded (the
-    caller works in a :func:`~cqpm_graph.store.new_build` copy, which is then discarded).
-
-    :raises RuntimeError: from :meth:`write` / :meth:`close` when the loader rejected the text (a bug: the
-        mapper writes valid N-Quads), with the loader's message.
-    """
-
-    def __init__(self, store: ox.Store):
-        self.store, self.error, self.quads = store, None, 0
-        self._thread = None
-        if Path("/dev/fd").is_dir():
-            r, w = os.pipe()
-            self._thread = threading.Thread(target=self._load, args=(f"/dev/fd/{r}", r), daemon=True)
-            self._thread.start()
-            self._out = os.fdopen(w, "wb", buffering=1 << 20)
-        else:  # pragma: no cover - platforms without /dev/fd
-            self._tmp = tempfile.NamedTemporaryFile(suffix=".nq", delete=False)
-            self._out = self._tmp
-
-    def _load(self, path: str, fd: int | None = None) -> None:
-        try:
-            self.store.bulk_load(path=path, format=ox.RdfFormat.N_QUADS)
-        except BaseException as exc:  # reported by write() / close() in the producer's thread
-            self.error = exc
-        finally:
-            if fd is not None:
-                os.close(fd)  # the writer then gets EPIPE instead of blocking on a full pipe
-
-    def write(self, text: str, quads: int) -> None:
-        """Queue *text* (complete N-Quads lines holding *quads* quads) for loading."""
-        try:
-            self._out.write(text.encode("utf-8"))
-        except BrokenPipeError:
-            self.close()
-        self.quads += quads
-
-    def close(self) -> None:
-        """Finish loading (blocks until the loader is done)."""
-        if not self._out.closed:
-            try:
-                self._out.close()
-            except BrokenPipeError:
-                pass
-        if self._thread is not None:
-            self._thread.join()
-        elif not getattr(self, "_loaded", False):  # pragma: no cover - platforms without /dev/fd
-            self._loaded = True
-            try:
-                self._load(self._tmp.name)
-            finally:
-                os.unlink(self._tmp.name)
-        if self.error is not None:
-            raise RuntimeError(f"chargement N-Quads refusé par pyoxigraph : {self.error}") from self.error
-
-    def __enter__(self) -> "NQuadsStream":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        try:
-            self.close()
-        except RuntimeError:
-            if exc_info[0] is None:
-                raise  # otherwise the producer's own error (bad export) is the one to report
-
-
 def load_export(store: ox.Store, uris: URIScheme, path: Path, *, name: str | None = None,
                 stored_as: str | None = None, sha256: str | None = None, progress: Progress = lambda _m: None,
-                report: ImportReport | None = None) -> ImportReport:
+                report: ImportReport | None = None, rows=None) -> ImportReport:
     """Write one export into *store* (no validation, no swap): the shared core of an import and of
     :func:`reapply_imports`.
 
@@ -218,6 +146,8 @@ def load_export(store: ox.Store, uris: URIScheme, path: Path, *, name: str | Non
     once their old graphs are dropped — the bulk loader must not run beside deletions.
 
     :param name: the export's original file name (default: *path*'s), which names its source IRI.
+    :param rows: a :class:`cqpm_graph.bridges.corpus.CorpusRows` to fill with the blocs and capacities of
+        the fiches loaded (the similarity then need not read them back from the store).
     :raises FCExportError: for bad input; the caller's :func:`new_build` then discards the store.
     """
     path = Path(path)
@@ -246,8 +176,11 @@ def load_export(store: ox.Store, uris: URIScheme, path: Path, *, name: str | Non
                 seen.add(fiche.number)
                 text = mapper.map_nquads(fiche)
                 count = text.count("\n")
-                if mapper.graph_iri(fiche.number) in existing:
-                    replaced.append(mapper.graph_iri(fiche.number))
+                graph = mapper.graph_iri(fiche.number)
+                if rows is not None:
+                    rows.add_fc_fiche(uris, fiche, graph)
+                if graph in existing:
+                    replaced.append(graph)
                     later.write(text.encode("utf-8"))
                 else:
                     stream.write(text, count)
@@ -260,7 +193,7 @@ def load_export(store: ox.Store, uris: URIScheme, path: Path, *, name: str | Non
         if replaced:
             later.flush()
             later.seek(0)
-            store.bulk_load(later, format=ox.RdfFormat.N_QUADS)
+            store.bulk_load(later, format=ox.RdfFormat.N_QUADS, lenient=True)  # the mapper's own text
     report.replaced = len(replaced)
     shared = mapper.shared_quads(export_graph.value)
     report.quads += len(shared)
@@ -334,12 +267,16 @@ def import_export(settings: Settings, path: Path | str, *, validate: bool = True
     progress(f"[1/3] Lecture de {path.name} (export {kind.upper()}) et chargement")
     stored_as = _stored_name(settings.store, path, sha)
     # No optimize(): ~10 s at national scale for little gain after bulk loads (see docs/benchmarks.md).
+    from ..bridges.corpus import CorpusRows
+    from ..bridges.similarity import load_similarity
+    rows = CorpusRows()  # the imported blocs and capacities, for the similarity (not read back)
     with new_build(settings.store, from_live=True, optimize=False) as store:
-        load_export(store, uris, path, stored_as=stored_as, sha256=sha, progress=progress, report=report)
+        load_export(store, uris, path, stored_as=stored_as, sha256=sha, progress=progress, report=report,
+                    rows=rows)
         progress(f"      {report.fiches} fiches, {report.quads} triplets ({report.replaced} graphes remplacés)")
         # The bridges between certifications depend on every certification: recompute them.
-        from ..bridges.similarity import load_similarity
-        load_similarity(store, uris, progress)
+        load_similarity(store, uris, progress, rows=rows)
+        del rows
         if validate:
             progress("[2/3] Validation SHACL")
             from ..shacl_fast import load_all_shapes, validate_fast
@@ -357,7 +294,8 @@ def import_export(settings: Settings, path: Path | str, *, validate: bool = True
     return report
 
 
-def reapply_imports(store: ox.Store, uris: URIScheme, store_dir: Path, progress: Progress = lambda _m: None) -> None:
+def reapply_imports(store: ox.Store, uris: URIScheme, store_dir: Path, progress: Progress = lambda _m: None,
+                    rows=None) -> None:
     """Replay every import of ``<store_dir>/imports/manifest.json`` into *store*, in import order.
 
     For ``cqpm-graph build`` (which starts from an empty store): call it after the fiches are loaded and
@@ -367,6 +305,8 @@ def reapply_imports(store: ox.Store, uris: URIScheme, store_dir: Path, progress:
     with the recorded SHA-256 — a build that started from a copy of the live store keeping those graphs),
     nothing is reloaded.
 
+    :param rows: a :class:`cqpm_graph.bridges.corpus.CorpusRows` filled with the blocs and capacities of the
+        fiches reloaded (see :func:`load_export`).
     :raises FCExportError: when a kept export is missing, altered or unreadable (the build then fails and
         the live store is kept).
     """
@@ -383,7 +323,7 @@ def reapply_imports(store: ox.Store, uris: URIScheme, store_dir: Path, progress:
             raise FCExportError(entry["file"], None, None, "export importé modifié depuis son import (SHA-256)")
         progress(f"  import France Compétences {entry['name']} ({entry['kind']}, {entry.get('fiches', '?')} fiches)")
         load_export(store, uris, path, name=entry["name"], stored_as=entry["file"], sha256=sha, progress=progress,
-                    report=ImportReport(export=entry["name"], kind=entry["kind"]))
+                    report=ImportReport(export=entry["name"], kind=entry["kind"]), rows=rows)
 
 
 def holds_import(store: ox.Store, uris: URIScheme, entry: dict) -> bool:
