@@ -80,6 +80,29 @@ def step(name: str, args) -> dict:
         out["engine"], out["counts"] = report.engine, report.counts_by_severity
     out["seconds"] = round(time.monotonic() - started, 1)
     out["peak_rss_mib"] = round(_rss_mib())
+    out["cpu_s"] = _cpu_seconds()
+    return out
+
+
+def _cpu_seconds() -> dict:
+    """CPU seconds of this process: in all, in the main (Python) thread, in RocksDB's background threads
+    (compactions, flushes) still alive; the rest ran in the bulk loaders' threads (Linux /proc only)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out = {"total": round(usage.ru_utime + usage.ru_stime, 1)}
+    try:
+        by_kind = {"main": 0.0, "rocksdb": 0.0}
+        for task in Path("/proc/self/task").iterdir():
+            comm = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            seconds = (int(fields[11]) + int(fields[12])) / tick
+            if task.name == str(os.getpid()):
+                by_kind["main"] += seconds
+            elif comm.startswith("rocksdb"):
+                by_kind["rocksdb"] += seconds
+        out.update({k: round(v, 1) for k, v in by_kind.items()})
+    except OSError:
+        pass
     return out
 
 

@@ -99,68 +99,106 @@ def new_build(store_dir: Path, from_live: bool = False, optimize: bool = True) -
         shutil.rmtree(previous, ignore_errors=True)
 
 
-class NQuadsStream:
-    """Feed N-Quads text to :meth:`pyoxigraph.Store.bulk_load` while it is being produced.
+#: Quads per bulk load of an :class:`NQuadsStream`: pyoxigraph's loader keeps every quad of a call in memory
+#: until it has indexed them (~1 KB a quad at peak) and runs up to two batches of a million at once; calls
+#: of 700,000, two at a time, hold ~1.3 GiB at most (measured: docs/benchmarks.md). Fewer, larger calls
+#: also mean less background compaction for RocksDB (each call ingests its own files).
+STREAM_BATCH = 700_000
 
-    The bulk loader runs in a thread reading the other end of an OS pipe (``/dev/fd/<n>``): it parses and
+
+class NQuadsStream:
+    """Feed N-Quads text to :meth:`pyoxigraph.Store.bulk_load` while it is being produced, in bounded memory.
+
+    Each bulk load runs in a thread reading the other end of an OS pipe (``/dev/fd/<n>``): it parses and
     indexes in Rust without the GIL, so it loads on one core while the caller reads the export and formats
-    quads on the other. Where ``/dev/fd`` does not exist the text goes to a temporary file loaded at
-    :meth:`close`. Use as a context manager; on error the data already written may be partly loaded (the
-    caller works in a :func:`~cqpm_graph.store.new_build` copy, which is then discarded).
+    quads on the other. Every *batch* quads the stream moves on to a new pipe and a new bulk load, the
+    previous one finishing its indexing meanwhile; at most *loaders* run at once (the writer waits for the
+    oldest). Where ``/dev/fd`` does not exist each batch goes to a temporary file loaded when the next one
+    starts. Use as a context manager; on error the data already written may be partly loaded (the caller
+    works in a :func:`~cqpm_graph.store.new_build` copy, which is then discarded).
 
     :param lenient: skip the loader's IRI validation (pyoxigraph's ``lenient``, ~12 % less CPU): for text
         this project writes itself from IRIs it minted (the mappers' and the similarity's output, which
         the tests parse strictly); ``False`` for anything else.
+    :param batch: quads per bulk load (:data:`STREAM_BATCH`); text is split at line ends only.
+    :param loaders: bulk loads running at once (each holds up to *batch* quads in memory).
     :raises RuntimeError: from :meth:`write` / :meth:`close` when the loader rejected the text (a bug: the
         mapper writes valid N-Quads), with the loader's message.
     """
 
-    def __init__(self, store: ox.Store, lenient: bool = True):
+    def __init__(self, store: ox.Store, lenient: bool = True, batch: int = STREAM_BATCH, loaders: int = 2):
         self.store, self.error, self.quads, self.lenient = store, None, 0, lenient
-        self._thread = None
-        if Path("/dev/fd").is_dir():
-            r, w = os.pipe()
-            self._thread = threading.Thread(target=self._load, args=(f"/dev/fd/{r}", r), daemon=True)
-            self._thread.start()
-            self._out = os.fdopen(w, "wb", buffering=1 << 20)
-        else:  # pragma: no cover - platforms without /dev/fd
-            self._tmp = tempfile.NamedTemporaryFile(suffix=".nq", delete=False)
-            self._out = self._tmp
+        self.batch, self.loaders = max(1, batch), max(1, loaders)
+        self._running: list[threading.Thread] = []
+        self._out = None
+        self._in_batch = 0
+        self._pipes = Path("/dev/fd").is_dir()
 
     def _load(self, path: str, fd: int | None = None) -> None:
         try:
             self.store.bulk_load(path=path, format=ox.RdfFormat.N_QUADS, lenient=self.lenient)
         except BaseException as exc:  # reported by write() / close() in the producer's thread
-            self.error = exc
+            self.error = self.error or exc
         finally:
             if fd is not None:
                 os.close(fd)  # the writer then gets EPIPE instead of blocking on a full pipe
 
-    def write(self, text: str, quads: int) -> None:
-        """Queue *text* (complete N-Quads lines holding *quads* quads) for loading."""
+    def _end_batch(self) -> None:
+        """Close the batch being written: its loader finishes on its own (or, without pipes, runs now)."""
+        if self._out is None:
+            return
+        out, self._out, self._in_batch = self._out, None, 0
         try:
-            self._out.write(text.encode("utf-8"))
+            out.close()
         except BrokenPipeError:
-            self.close()
-        self.quads += quads
-
-    def close(self) -> None:
-        """Finish loading (blocks until the loader is done)."""
-        if not self._out.closed:
+            pass
+        if not self._pipes:  # pragma: no cover - platforms without /dev/fd
             try:
-                self._out.close()
-            except BrokenPipeError:
-                pass
-        if self._thread is not None:
-            self._thread.join()
-        elif not getattr(self, "_loaded", False):  # pragma: no cover - platforms without /dev/fd
-            self._loaded = True
-            try:
-                self._load(self._tmp.name)
+                self._load(out.name)
             finally:
-                os.unlink(self._tmp.name)
+                os.unlink(out.name)
+
+    def _start_batch(self) -> None:
+        while len(self._running) >= self.loaders:
+            self._running.pop(0).join()
+        self._check()
+        if self._pipes:
+            r, w = os.pipe()
+            thread = threading.Thread(target=self._load, args=(f"/dev/fd/{r}", r), daemon=True)
+            thread.start()
+            self._running.append(thread)
+            self._out = os.fdopen(w, "wb", buffering=1 << 20)
+        else:  # pragma: no cover - platforms without /dev/fd
+            self._out = tempfile.NamedTemporaryFile(suffix=".nq", delete=False)
+
+    def _check(self) -> None:
         if self.error is not None:
             raise RuntimeError(f"chargement N-Quads refusé par pyoxigraph : {self.error}") from self.error
+
+    def write(self, text: str | bytes, quads: int) -> None:
+        """Queue *text* (complete N-Quads lines holding *quads* quads; ``str`` or UTF-8 ``bytes``) for loading."""
+        if self._out is not None and self._in_batch >= self.batch:
+            self._end_batch()
+        if self._out is None:
+            self._start_batch()
+        try:
+            self._out.write(text if isinstance(text, bytes) else text.encode("utf-8"))
+        except BrokenPipeError:
+            self.close()
+        self._in_batch += quads
+        self.quads += quads
+
+    def cut(self) -> None:
+        """End the batch being written, so that its load completes in the background while the caller does
+        something else (:meth:`close` waits for it); a later :meth:`write` starts a new batch."""
+        self._end_batch()
+
+    def close(self) -> None:
+        """Finish loading (blocks until every load is done)."""
+        self._end_batch()
+        while self._running:
+            self._running.pop(0).join()
+        self._check()
 
     def __enter__(self) -> "NQuadsStream":
         return self

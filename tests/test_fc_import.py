@@ -135,7 +135,7 @@ def test_reimport_is_idempotent(store):
     import_export(store, CSV_EXPORT, validate=False)
     before = dump(store)
     report = import_export(store, CSV_EXPORT, validate=False)
-    assert report.replaced == 9
+    assert (report.replaced, report.unchanged) == (0, 9)  # same content: every graph kept as it is
     assert dump(store) == before
     assert len(read_manifest(store.store)) == 1
 
@@ -157,7 +157,8 @@ def test_newer_export_replaces_changed_values(store, tmp_path):
     with zipfile.ZipFile(newer) as zin, zipfile.ZipFile(newer2, "w") as zout:
         for n in names:
             zout.writestr(n.replace("_2024_02_22", "_2024_03_01"), zin.read(n))
-    import_export(store, newer2, validate=False)
+    report = import_export(store, newer2, validate=False)
+    assert (report.replaced, report.unchanged) == (2, 7)  # RNCP509 and RS5000 changed
     titles = select(store, "SELECT ?t WHERE { id:certification/RNCP509 skos:prefLabel ?t }")
     assert titles == [{"t": "Agent vérificateur d'extincteurs"}]
     ends = select(store, "SELECT ?e WHERE { id:certification/RS5000 cqpm:registration/cqpm:endDate ?e }")
@@ -165,7 +166,15 @@ def test_newer_export_replaces_changed_values(store, tmp_path):
     assert _ask(store, "ASK { id:certification/RNCP30271 cqpm:replaces id:certification/RNCP28155 }")
     src = select(store, "SELECT ?d WHERE { GRAPH <%sRNCP509> { <%sRNCP509> prov:wasDerivedFrom ?s } ?s dcterms:issued ?d }" % (FC, FC))
     assert [r["d"].isoformat() for r in src] == ["2024-03-01"]
+    # an unchanged fiche is kept, and now said to come from the newer export (graph and certification)
+    src = select(store, "SELECT ?d WHERE { GRAPH <%sRNCP4049> { ?x prov:wasDerivedFrom ?s } ?s dcterms:issued ?d }" % FC)
+    assert [r["d"].isoformat() for r in src] == ["2024-03-01", "2024-03-01"]
     assert [e["date"] for e in read_manifest(store.store)] == ["2024-02-22", "2024-03-01"]
+    # a rebuild replays both exports in order: the same graphs
+    before = dump(store, FC)
+    with new_build(store.store) as fresh:
+        reapply_imports(fresh, URIS, store.store)
+    assert dump(store, FC) == before
 
 
 def test_reapply_after_rebuild_gives_the_same_graphs(store):

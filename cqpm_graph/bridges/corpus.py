@@ -133,6 +133,7 @@ class CorpusRows:
 
     def __init__(self):
         self.by_graph: dict[str, dict[str, list[tuple[str, ...]]]] = {}
+        self.dropped: set[str] = set()
 
     @property
     def graphs(self) -> set[str]:
@@ -140,8 +141,20 @@ class CorpusRows:
         return set(self.by_graph)
 
     def of(self, kind: str) -> list[tuple[str, ...]]:
-        """Every row of one *kind* (see :attr:`by_graph`)."""
+        """Every row of one *kind* (see :attr:`by_graph`).
+
+        :raises ValueError: for a kind :meth:`drop` has let go of.
+        """
+        if kind in self.dropped:
+            raise ValueError(f"rows of kind {kind!r} were dropped")
         return [r for rows in self.by_graph.values() for r in rows[kind]]
+
+    def drop(self, *kinds: str) -> None:
+        """Let go of the rows of *kinds* (memory: the blocs and capacities, once read into a corpus)."""
+        self.dropped.update(kinds)
+        for rows in self.by_graph.values():
+            for kind in kinds:
+                rows[kind] = []
 
     def add_fc_fiche(self, uris: URIScheme, fiche, graph: str) -> None:
         """Add a France Compétences fiche (:class:`cqpm_graph.fc.model.FCFiche`) written to *graph*, with the
@@ -179,7 +192,8 @@ def other_graphs(store: ox.Store, uris: URIScheme, written: set[str]) -> list[ox
 
 def read_corpus(store: ox.Store, uris: URIScheme | None = None, extra: CorpusRows | None = None) -> Corpus:
     """Read the certifications, blocs, capacities (with their wordings), lineage, ROME and NSF codes of
-    *store* (the union of its named graphs; ``graph/bridges`` holds none of them).
+    *store* (the union of its named graphs; ``graph/bridges`` holds none of them):
+    :func:`read_wordings`, then :func:`read_signals`.
 
     :param extra: rows of fiches in hand (written to ``extra.graphs`` of *store*): their rows are taken from
         it and only the other certification graphs are read (:func:`other_graphs`), unless they are more
@@ -187,20 +201,48 @@ def read_corpus(store: ox.Store, uris: URIScheme | None = None, extra: CorpusRow
         *uris*.
     :returns: a :class:`Corpus`, the same whichever way it was read (see the module doc).
     """
-    found: dict[str, list] = {kind: [] for kind in CorpusRows.KINDS}
-    scope = None  # the union of all graphs
+    corpus = read_wordings(store, uris, extra)
+    read_signals(store, uris, extra, corpus)
+    return corpus
+
+
+def _scope(store: ox.Store, uris: URIScheme | None, extra: CorpusRows | None):
+    """``(graphs to read, rows in hand)``: the other certification graphs and *extra*, or ``(None, None)``
+    for the union of the whole store."""
     if extra is not None and uris is not None:
         others = other_graphs(store, uris, extra.graphs)
         if len(others) <= MAX_RESTRICTED_GRAPHS:
-            scope = others
-            found = {kind: extra.of(kind) for kind in CorpusRows.KINDS}
-    queries = {"certs": Q_CERTS, "blocs": Q_BLOCS, "capacities": Q_BLOC_CAPACITIES, "lineage": Q_LINEAGE,
-               "rome": Q_CERT_ROME, "nsf": Q_CERT_NSF, "other": Q_OTHER_CAPACITIES, "alt": Q_ALT}
-    found["other"], found["alt"] = [], []
+            return others, extra
+    return None, None
+
+
+def _found(store: ox.Store, scope, extra: CorpusRows | None, queries: dict[str, str]) -> dict[str, list]:
+    found = {kind: (extra.of(kind) if extra is not None and kind in CorpusRows.KINDS else [])
+             for kind in queries}
     if scope is None or scope:
         for kind, sparql in queries.items():
             found[kind] += [tuple(r) for r in rows(store, sparql, scope)]
-    corpus = assemble(found["certs"], found["blocs"], found["capacities"], found["other"], found["alt"])
+    return found
+
+
+def read_wordings(store: ox.Store, uris: URIScheme | None = None, extra: CorpusRows | None = None) -> Corpus:
+    """The certifications, blocs and capacities of *store* (a :class:`Corpus` without its signals): what
+    the bloc equivalences and capacity similarities need.
+
+    With *extra* (see :func:`read_corpus`) only graphs other than ``extra.graphs`` are read, so this may run
+    while those graphs are still being bulk-loaded.
+    """
+    scope, extra = _scope(store, uris, extra)
+    found = _found(store, scope, extra, {"certs": Q_CERTS, "blocs": Q_BLOCS, "capacities": Q_BLOC_CAPACITIES,
+                                         "other": Q_OTHER_CAPACITIES, "alt": Q_ALT})
+    return assemble(found["certs"], found["blocs"], found["capacities"], found["other"], found["alt"])
+
+
+def read_signals(store: ox.Store, uris: URIScheme | None, extra: CorpusRows | None, corpus: Corpus) -> None:
+    """Fill the lineage, ROME and NSF codes of *corpus* (what the shortlists add to the mappings). Reads the
+    reference graphs and every graph's ``cqpm:nsfCode`` / ``cqpm:romeCode``: the loads must be complete."""
+    scope, extra = _scope(store, uris, extra)
+    found = _found(store, scope, extra, {"lineage": Q_LINEAGE, "rome": Q_CERT_ROME, "nsf": Q_CERT_NSF})
     corpus.lineage = sorted({(n, o) for n, o in found["lineage"] if n != o})
     for cert, fiche in found["rome"]:
         corpus.rome.setdefault(cert, set()).add(fiche)
@@ -217,7 +259,6 @@ def read_corpus(store: ox.Store, uris: URIScheme | None = None, extra: CorpusRow
     for code, ancestor in rows(store, Q_NSF_ANCESTORS):
         corpus.nsf_ancestors.setdefault(code, {code}).add(ancestor)
     corpus.rome_domains = {fiche: dom for fiche, dom in rows(store, Q_ROME_DOMAINS)}
-    return corpus
 
 
 def _smaller(table: dict, key, value) -> None:

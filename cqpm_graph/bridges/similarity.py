@@ -39,6 +39,7 @@ Only pairs of *different* certifications; one mapping per unordered pair (source
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import unicodedata
 from collections import defaultdict
@@ -78,6 +79,10 @@ POSTING_BLOCK = 16
 CANDIDATES = 4
 #: Wordings per sparse product chunk (memory bound).
 CHUNK = 4000
+#: Wordings tokenised at once (memory bound).
+TOKEN_CHUNK = 20_000
+#: Quads per bulk load when writing ``graph/bridges`` (:class:`cqpm_graph.store.NQuadsStream`).
+BRIDGES_BATCH = 400_000
 #: Lines per write to the bulk loader's pipe when writing ``graph/bridges``.
 WRITE_CHUNK = 20_000
 #: Candidate certifications stored per certification (``cqpm:BridgeShortlist``).
@@ -96,7 +101,7 @@ NSF_SCORES = {"same-code": 1.0, "broader": 0.75, "narrower": 0.75, "same-special
 #: Credit of a capacity of the candidate by the best mapping it has (as in :mod:`cqpm_graph.bridges.core`).
 CREDIT = {"exactMatch": 1.0, "closeMatch": 1.0, "relatedMatch": 0.5}
 #: Part of the input fingerprint: change it when the method changes.
-METHOD_VERSION = "3"
+METHOD_VERSION = "4"
 
 METHOD_TITLE = "normalised-title"
 METHOD_CAPACITIES = "same-capacities"
@@ -142,7 +147,33 @@ def title_key(title: str) -> str:
 
     ``"L'animation technique d'une équipe de production"`` and ``"Animation technique d’une équipe de
     production"`` share the key ``"animation technique equipe production"``. An empty key never matches.
+
+    Computed space-separated chunk by chunk through a cache (national-scale corpora repeat their words):
+    folding is character by character and a word never spans a space, so the result is that of
+    :func:`_title_key_whole`, which ``tests/test_bridges.py`` compares it with.
     """
+    chunks = title.split(" ")
+    cache = _CHUNKS
+    if len(cache) > 500_000:  # bounded: the cache lives as long as the process
+        cache.clear()
+    found = [cache.get(c) for c in chunks]
+    for i, entry in enumerate(found):
+        if entry is None:
+            folded = fold(chunks[i])
+            entry = found[i] = cache[chunks[i]] = (
+                folded, tuple(w for w in _WORD_RE.findall(folded) if w not in STOP_WORDS))
+    folded = " ".join(entry[0] for entry in found)
+    code = _TITLE_CODE_RE.match(folded)
+    if code is not None and code.end():
+        return " ".join(w for w in _WORD_RE.findall(folded[code.end():]) if w not in STOP_WORDS)
+    return " ".join(w for entry in found for w in entry[1])
+
+
+_CHUNKS: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+
+def _title_key_whole(title: str) -> str:
+    """:func:`title_key` on the whole text at once (the definition; slower)."""
     text = _TITLE_CODE_RE.sub("", fold(title))
     return " ".join(w for w in _WORD_RE.findall(text) if w not in STOP_WORDS)
 
@@ -187,9 +218,10 @@ def french_terms(text: str) -> list[str]:
 
 # -- reading the store: see .corpus ----------------------------------------------------------------
 
-_Q_SOURCES = _PREFIXES + """SELECT DISTINCT ?source ?sha WHERE {
+_Q_SOURCES = _PREFIXES + """SELECT DISTINCT ?g ?source ?sha WHERE {
   GRAPH ?g { ?source cqpm:sha256 ?sha } FILTER (?g != ?build)
 }"""
+_Q_DIGESTS = _PREFIXES + "SELECT ?g ?d WHERE { GRAPH ?g { ?g cqpm:contentDigest ?d } }"
 _Q_COUNTS = _PREFIXES + """SELECT (COUNT(*) AS ?n) WHERE { ?x a ?class }"""
 _Q_REFERENCE_SIZES = """SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"""
 
@@ -197,13 +229,16 @@ _Q_REFERENCE_SIZES = """SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o }
 def input_fingerprint(store: ox.Store, uris: URIScheme | None = None) -> str:
     """SHA-256 (hex) of what ``graph/bridges`` is computed from, without reading every wording.
 
-    It covers the SHA-256 of every source document whose data the store holds (``cqpm:sha256`` of the seed
-    fiches and of the France Compétences exports, read in their own graphs — not in ``graph/build``, which a
-    build writes only after ``graph/bridges``: an import and the build after it see the same sources), the
-    number of triples of the reference graphs (ROME, NSF, ontology: their data gives the ROME domaines and
-    NSF hierarchy), the number of certifications, blocs and capacities, the software version and the
-    method's parameters. Reading all wordings back from a national-scale on-disk store takes longer than
-    recomputing on a change (see ``docs/bridges.md``), so they are not hashed one by one.
+    It covers the ``cqpm:contentDigest`` of every France Compétences fiche graph (its content, whichever
+    export file it came from: a newer export that changes no fiche keeps the bridges), the SHA-256 of the
+    other source documents whose data the store holds (``cqpm:sha256`` of the seed fiches, read in their own
+    graphs — not in ``graph/build``, which a build writes only after ``graph/bridges``: an import and the
+    build after it see the same sources; the exports' own SHA-256 too when a fiche graph has no digest,
+    from an older import), the number of triples of the reference graphs (ROME, NSF, ontology: their data
+    gives the ROME domaines and NSF hierarchy), the number of certifications, blocs and capacities, the
+    software version and the method's parameters. Reading all wordings back from a national-scale on-disk
+    store takes longer than recomputing on a change (see ``docs/bridges.md``), so they are not hashed one
+    by one.
 
     :param uris: the URI scheme (names ``graph/build`` and the reference graphs); default: the default base.
     """
@@ -213,8 +248,15 @@ def input_fingerprint(store: ox.Store, uris: URIScheme | None = None) -> str:
               CANDIDATES, SHORTLIST, UBIQUITOUS, FILL_BELOW, tuple(sorted(SHORTLIST_WEIGHTS.items())),
               tuple(sorted(FILL_WEIGHTS.items())))
     h.update(repr(params).encode())
+    digests = sorted(map(tuple, _rows(store, _Q_DIGESTS)))
+    fc = str(uris.graph("france-competences")) + "/"
+    exports = str(uris.graph("import")) + "/"
+    every_digest = len(digests) == sum(1 for g in store.named_graphs() if g.value.startswith(fc))
+    for graph, digest in digests:
+        h.update(f"\n{graph}\t{digest}".encode())
     sources = _PREFIXES + _Q_SOURCES[len(_PREFIXES):].replace("?build", f"<{uris.graph('build')}>")
-    for source, sha in sorted(map(tuple, _rows(store, sources))):
+    for source, sha in sorted({(source, sha) for g, source, sha in _rows(store, sources)
+                               if not (every_digest and g.startswith(exports))}):
         h.update(f"\n{source}\t{sha}".encode())
     references = " ".join(f"<{uris.graph(name)}>" for name in ("ontology", "rome-v347", "nsf"))
     sizes = _rows(store, _Q_REFERENCE_SIZES.replace("WHERE {", f"WHERE {{ VALUES ?g {{ {references} }}", 1))
@@ -294,13 +336,21 @@ def tfidf_matrix(texts: list[str]):
     import scipy.sparse as sp
 
     n = len(texts)
-    # one pass: the words of all texts and a "\x01" between two texts (not a word character)
-    tokens = _TOKEN_RE.findall(_prepare("\x01".join(texts)))
+    # the words of the texts, a "\x01" (not a word character) after each; word ids in order of first
+    # occurrence, "\x01" first (dict.fromkeys and map run in C); by chunks of texts: bounded memory
     vocab_words: dict[str, int] = {"\x01": 0}
+    id_parts = []
+    for start in range(0, n, TOKEN_CHUNK):
+        tokens = _TOKEN_RE.findall(_prepare("\x01".join(texts[start:start + TOKEN_CHUNK]) + "\x01"))
+        for w in dict.fromkeys(tokens):
+            if w not in vocab_words:
+                vocab_words[w] = len(vocab_words)
+        id_parts.append(np.fromiter(map(vocab_words.__getitem__, tokens), dtype=np.int64, count=len(tokens)))
+        del tokens
+    ids = np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int64)
+    del id_parts
     stem_ids: dict[str, int] = {}
     word_stem: list[int] = []
-    ids = np.fromiter((vocab_words.setdefault(w, len(vocab_words)) for w in tokens), dtype=np.int64,
-                      count=len(tokens))
     for w in vocab_words:  # insertion order = id order
         s = None if w == "\x01" else _stem(w)
         word_stem.append(-1 if s is None else stem_ids.setdefault(s, len(stem_ids)))
@@ -368,6 +418,19 @@ def wording_neighbours(matrix, threshold: float = RELATED_MATCH, top: int = CAND
         del part
         keep = c != r
         r, c, v = r[keep], c[keep], v[keep]
+        if len(r) > 2 * top * CHUNK:
+            # most pairs cannot be among the best of their row: a one-key sort (row, then score, up to
+            # ~1e-10) gives each row's top-th score, and only pairs from it up (with slack, ties kept) go to
+            # the exact three-key sort below, which alone decides
+            approx = np.argsort(r * 2.0 + (1.0 - v))
+            rs, vs = r[approx], v[approx]
+            rank = np.arange(len(rs)) - np.searchsorted(rs, rs, side="left")
+            at = np.flatnonzero(rank == top - 1)
+            floor = np.full(CHUNK, -np.inf)
+            floor[rs[at] - start] = vs[at]
+            keep = v >= floor[r - start] - 1e-9
+            r, c, v = r[keep], c[keep], v[keep]
+            del approx, rs, vs, rank, at
         order = np.lexsort((c, -v, r))
         r, c, v = r[order], c[order], v[order]
         first = np.searchsorted(r, r, side="left")
@@ -402,15 +465,26 @@ def similar_capacities(capacities: dict[str, tuple[str, list[str]]], top_k: int 
     iris = sorted(capacities)
     groups: dict[str, list[str]] = {}
     for iri in iris:
-        groups.setdefault("\n".join(capacities[iri][1]), []).append(iri)
+        words = capacities[iri][1]
+        groups.setdefault(words[0] if len(words) == 1 else "\n".join(words), []).append(iri)
     texts = sorted(groups)  # near duplicates sort together (see wording_neighbours)
+    members = [groups[t] for t in texts]
+    del groups
     rows, cols, vals = wording_neighbours(tfidf_matrix(texts), threshold, max(top_k * 2, CANDIDATES))
     pairs: dict[tuple[str, str], float] = {}
     taken: dict[int, int] = defaultdict(int)
     for u, v, score in zip(rows.tolist(), cols.tolist(), vals.tolist()):
         if taken[u] >= top_k:
             continue
-        a_members, b_members = groups[texts[u]], groups[texts[v]]
+        a_members, b_members = members[u], members[v]
+        if len(a_members) == 1 and len(b_members) == 1 and not expand:  # the usual case
+            a, b = a_members[0], b_members[0]
+            if capacities[a][0] != capacities[b][0]:
+                key = (a, b) if a < b else (b, a)
+                if score > pairs.get(key, 0.0):
+                    pairs[key] = score
+                taken[u] += 1
+            continue
         if expand:
             found = [(a, b) for a in a_members for b in b_members if capacities[a][0] != capacities[b][0]]
         else:
@@ -448,7 +522,7 @@ class Shortlist:
 
 
 def _num(x: float) -> str:
-    return f"{round(x, 6):g}"
+    return "0" if x == 0 else f"{round(x, 6):g}"  # most signals of a candidate are 0
 
 
 def lineage_scores(lineage: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
@@ -502,13 +576,10 @@ def shortlists(corpus: Corpus, capacity_pairs: dict[tuple[str, str], float],
         return {}
     idents = [ident for _iri, ident in ids]
 
-    def incidence(items):
-        """(certification, key) pairs → (binary cert × key, counts cert × key), keys held by more than
-        :data:`UBIQUITOUS` certifications left out."""
-        keys: dict[str, int] = {}
-        rows = np.fromiter((index[c] for c, _k in items), dtype=np.int64, count=len(items))
-        cols = np.fromiter((keys.setdefault(k, len(keys)) for _c, k in items), dtype=np.int64, count=len(items))
-        counts = sp.csr_matrix((np.ones(len(items)), (rows, cols)), shape=(n, max(len(keys), 1)))
+    def incidence_arrays(rows, cols, n_keys):
+        """(certification, key) pairs as two index arrays → (binary cert × key, counts cert × key), keys held
+        by more than :data:`UBIQUITOUS` certifications left out."""
+        counts = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, max(n_keys, 1)))
         counts.sum_duplicates()
         holders = np.bincount(counts.indices, minlength=counts.shape[1])
         counts = counts @ sp.diags((holders <= UBIQUITOUS).astype(float))
@@ -516,6 +587,12 @@ def shortlists(corpus: Corpus, capacity_pairs: dict[tuple[str, str], float],
         binary = counts.copy()
         binary.data[:] = 1.0
         return binary.tocsr(), counts.tocsr()
+
+    def incidence(items):
+        keys: dict[str, int] = {}
+        rows = np.fromiter((index[c] for c, _k in items), dtype=np.int64, count=len(items))
+        cols = np.fromiter((keys.setdefault(k, len(keys)) for _c, k in items), dtype=np.int64, count=len(items))
+        return incidence_arrays(rows, cols, len(keys))
 
     def pair_matrix(items, shape_n):
         """Sum of values per (row cert, column cert) from (row, col, value) triples."""
@@ -526,27 +603,52 @@ def shortlists(corpus: Corpus, capacity_pairs: dict[tuple[str, str], float],
         m.sum_duplicates()
         return m
 
-    caps = {iri: (cert, words) for iri, (cert, words) in corpus.capacities.items() if cert in index}
     blocs = {iri: b for iri, b in corpus.blocs.items() if b[0] in index}
-    n_caps = np.bincount([index[c] for c, _w in caps.values()], minlength=n).astype(float)
     n_blocs = np.bincount([index[b[0]] for b in blocs.values()], minlength=n).astype(float)
 
-    # capacities: identical prefLabels (credit 1), then stored mappings for the capacities not already covered
-    cap_bin, cap_count = incidence([(cert, words[0]) for cert, words in caps.values()])
-    held_words = {(index[cert], words[0]) for cert, words in caps.values()}
-    best: dict[tuple[int, str], float] = {}
-    for (a, b), score in capacity_pairs.items():
-        if a not in caps or b not in caps:
-            continue
-        credit = CREDIT["closeMatch"] if score >= CLOSE_MATCH else CREDIT["relatedMatch"]
-        for x, y in ((a, b), (b, a)):
-            holder = index[caps[x][0]]
-            if (holder, caps[y][1][0]) in held_words:
-                continue  # the holder has this very wording: covered already
-            key = (holder, y)
-            if credit > best.get(key, 0.0):
-                best[key] = credit
-    cap_map = pair_matrix([(h, index[caps[y][0]], credit) for (h, y), credit in best.items()], n)
+    # capacities, as integer arrays: the capacity's certification and first wording
+    kept = [(iri, cert, words[0]) for iri, (cert, words) in corpus.capacities.items() if cert in index]
+    cap_iris, cap_certs, firsts = zip(*kept) if kept else ((), (), ())
+    del kept
+    n_cap_items = len(cap_iris)
+    cap_cert = np.fromiter(map(index.__getitem__, cap_certs), dtype=np.int64, count=n_cap_items)
+    word_ids: dict[str, int] = dict.fromkeys(firsts)
+    for i, w in enumerate(word_ids):
+        word_ids[w] = i
+    n_words = max(len(word_ids), 1)
+    word_of = np.fromiter(map(word_ids.__getitem__, firsts), dtype=np.int64, count=n_cap_items)
+    cap_pos = dict(zip(cap_iris, range(n_cap_items)))
+    del cap_certs, firsts, word_ids
+    n_caps = np.bincount(cap_cert, minlength=n).astype(float)
+
+    # identical prefLabels (credit 1), then stored mappings for the capacities not already covered: for
+    # each (holder certification, capacity of another) the best credit of a mapping from one of the
+    # holder's capacities, unless the holder has that very wording
+    cap_bin, cap_count = incidence_arrays(cap_cert, word_of, n_words)
+    cap_map = sp.csr_matrix((n, n))
+    if capacity_pairs and n_cap_items:
+        firsts_a, firsts_b = zip(*capacity_pairs)
+        pa = np.fromiter(map(cap_pos.get, firsts_a, itertools.repeat(-1)), dtype=np.int64, count=len(firsts_a))
+        pb = np.fromiter(map(cap_pos.get, firsts_b, itertools.repeat(-1)), dtype=np.int64, count=len(firsts_b))
+        scores = np.fromiter(capacity_pairs.values(), dtype=float, count=len(firsts_a))
+        ok = (pa >= 0) & (pb >= 0)
+        credit = np.where(scores[ok] >= CLOSE_MATCH, CREDIT["closeMatch"], CREDIT["relatedMatch"])
+        x = np.concatenate([pa[ok], pb[ok]])
+        y = np.concatenate([pb[ok], pa[ok]])
+        credit = np.concatenate([credit, credit])
+        holder = cap_cert[x]
+        held = np.unique(cap_cert * n_words + word_of)
+        code = holder * n_words + word_of[y]
+        at = np.minimum(np.searchsorted(held, code), len(held) - 1)
+        fresh = held[at] != code
+        holder, y, credit = holder[fresh], y[fresh], credit[fresh]
+        key = holder * n_cap_items + y
+        order = np.lexsort((-credit, key))
+        _, first = np.unique(key[order], return_index=True)
+        best = order[first]
+        cap_map = sp.csr_matrix((credit[best], (holder[best], cap_cert[y[best]])), shape=(n, n))
+        cap_map.sum_duplicates()
+    del cap_pos
 
     # blocs: identical titles, then stored equivalences for the blocs not already covered
     titled = [(cert, title) for cert, title, _c in blocs.values() if title]
@@ -630,7 +732,9 @@ def _fill(corpus: Corpus, out: dict[str, Shortlist], ids, index: dict[str, int],
             for code in codes:
                 for key in keys_of.get(code, ()):
                     nsf_holders[key].append((index[cert], code))
-    nsf_arrays = {k: (np.asarray([i for i, _c in v], dtype=np.int64), np.asarray([c for _i, c in v], dtype=object))
+    code_ids: dict[str, int] = {}  # NSF codes compared as integers
+    nsf_arrays = {k: (np.asarray([i for i, _c in v], dtype=np.int64),
+                      np.asarray([code_ids.setdefault(c, len(code_ids)) for _i, c in v], dtype=np.int64))
                   for k, v in nsf_holders.items()}
     w, sw = FILL_WEIGHTS, SHORTLIST_WEIGHTS
     rome_v, nsf_v, strong_v = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -650,8 +754,8 @@ def _fill(corpus: Corpus, out: dict[str, Shortlist], ids, index: dict[str, int],
         for code in corpus.nsf.get(iri, ()):
             for key in keys_of.get(code, ()):
                 certs, codes = nsf_arrays[key]
-                rel = np.where(codes == code, NSF_SCORES["same-code"],
-                               np.where(codes == key, NSF_SCORES["broader"],
+                rel = np.where(codes == code_ids.get(code, -1), NSF_SCORES["same-code"],
+                               np.where(codes == code_ids.get(key, -1), NSF_SCORES["broader"],
                                         NSF_SCORES["narrower"] if code == key else NSF_SCORES["same-speciality"]))
                 np.maximum.at(nsf_v, certs, rel.astype(float))
                 touched.append(certs)
@@ -665,8 +769,12 @@ def _fill(corpus: Corpus, out: dict[str, Shortlist], ids, index: dict[str, int],
             marked[arr] = True
         marked[a] = False
         cand = np.flatnonzero(marked)
-        total = strong_v[cand] + w["rome"] * rome_v[cand] + w["nsf"] * nsf_v[cand]
-        order = np.lexsort((cand, -np.round(total, 12)))
+        nominated = len(cand)
+        total = np.round(strong_v[cand] + w["rome"] * rome_v[cand] + w["nsf"] * nsf_v[cand], 12)
+        if len(cand) > 4 * size:  # only the best *size* are kept: sort those (and the ties at the limit)
+            top = total >= np.partition(total, len(total) - size)[len(total) - size]
+            cand, total = cand[top], total[top]
+        order = np.lexsort((cand, -total))
         best = cand[order[:size]].tolist()
         chosen = best + [j for j in strong if j not in set(best)]
         entries = []
@@ -675,7 +783,7 @@ def _fill(corpus: Corpus, out: dict[str, Shortlist], ids, index: dict[str, int],
             entries.append((e[0], e[1], e[2], e[3], float(rome_v[j]), float(nsf_v[j])))
         entries.sort(key=lambda e: (-round(sw["block"] * e[1] + sw["capacity"] * e[2] + sw["lineage"] * e[3]
                                            + w["rome"] * e[4] + w["nsf"] * e[5], 12), position[e[0]]))
-        out[iri] = Shortlist(short.count, entries, int(len(cand)))
+        out[iri] = Shortlist(short.count, entries, nominated)
         for arr in touched:  # back to zero for the next certification
             rome_v[arr] = nsf_v[arr] = strong_v[arr] = 0.0
             marked[arr] = False
@@ -728,19 +836,32 @@ class BridgesGraph:
 
     def nquads(self, uris: URIScheme) -> Iterator[str]:
         """The graph as N-Quads lines, in a deterministic order."""
-        g = f"<{uris.graph('bridges')}>"
-        mset = f"<{uris.graph('bridges')}>"
+        yield from self.header_nquads(uris)
+        yield from self.mapping_nquads(uris)
+        yield from self.shortlist_nquads(uris)
+
+    def header_nquads(self, uris: URIScheme) -> Iterator[str]:
+        """The mapping set ``<base>graph/bridges`` (with :attr:`fingerprint`)."""
+        g = mset = f"<{uris.graph('bridges')}>"
         yield f"{mset} <{RDF_TYPE}> <{SSSOM}MappingSet> {g} ."
         yield f"{mset} <{SSSOM}mapping_justification> <{SEMAPV}LexicalSimilarityThresholdMatching> {g} ."
         yield f"{mset} <{SSSOM}similarity_measure> {_lit(METHOD_TFIDF)} {g} ."
         yield f"{mset} <{SSSOM}mapping_tool> {_lit(f'cqpm-graph {__version__}')} {g} ."
         if self.fingerprint:
             yield f"{mset} <{CQPM}inputFingerprint> {_lit(self.fingerprint)} {g} ."
+
+    def mapping_nquads(self, uris: URIScheme) -> Iterator[str]:
+        """The bloc and capacity mappings."""
+        g = f"<{uris.graph('bridges')}>"
         for (a, b), method in sorted(self.bloc_pairs.items()):
             yield from _mapping_lines(uris, g, a, b, "exactMatch", 1.0, method, "LexicalMatching")
         for (a, b), score in sorted(self.capacity_pairs.items()):
             predicate = "closeMatch" if score >= CLOSE_MATCH else "relatedMatch"
             yield from _mapping_lines(uris, g, a, b, predicate, score, METHOD_TFIDF)
+
+    def shortlist_nquads(self, uris: URIScheme) -> Iterator[str]:
+        """The shortlists, four or five triples each."""
+        g = f"<{uris.graph('bridges')}>"
         for cert, short in sorted(self.shortlists.items()):
             node = f"<{uris.base}passerelles/{cert.rsplit('/', 1)[-1]}>"
             yield f"{node} <{RDF_TYPE}> <{CQPM}BridgeShortlist> {g} ."
@@ -786,9 +907,92 @@ def stored_fingerprint(store: ox.Store, uris: URIScheme) -> str | None:
     return None
 
 
+class BridgesJob:
+    """Compute and write ``graph/bridges`` in two steps, so that an import overlaps them with its loading:
+
+    1. :meth:`mappings` reads the certifications, blocs and capacities (the rows in hand and the other
+       graphs only, which the import does not write: it may run while the import's graphs are being
+       bulk-loaded) and computes the bloc equivalences and capacity similarities — most of the CPU;
+    2. :meth:`write`, once every load is complete, drops the old graph, streams the mappings to the bulk
+       loader, computes the shortlists while they are indexed (lineage, ROME and NSF read then), and
+       streams those.
+
+    :param rows: the blocs and capacities of fiches just loaded (:class:`CorpusRows`), or ``None`` to read
+        everything from the store.
+    """
+
+    def __init__(self, store: ox.Store, uris: URIScheme, rows: CorpusRows | None = None,
+                 progress=lambda _m: None):
+        import time
+
+        self.store, self.uris, self.rows, self.progress = store, uris, rows, progress
+        self.started = time.monotonic()
+        self.corpus: Corpus | None = None
+        self.result: BridgesGraph | None = None
+
+    def mappings(self) -> None:
+        """Step 1: read the wordings, compute the bloc equivalences and capacity similarities."""
+        import time
+
+        from .corpus import read_wordings
+
+        started = time.monotonic()
+        self.corpus = corpus = read_wordings(self.store, self.uris, self.rows)
+        if self.rows is not None:
+            self.rows.drop("certs", "blocs", "capacities")  # in the corpus now
+        self.progress(f"      lu : {len(corpus.certs)} certifications, {len(corpus.blocs)} blocs, "
+                      f"{len(corpus.capacities)} capacités ({time.monotonic() - started:.1f} s)")
+        labels = {iri: words[0] for iri, (_cert, words) in corpus.capacities.items()}
+        blocs = equivalent_blocs(corpus.blocs, labels)
+        del labels
+        caps = similar_capacities(corpus.capacities)
+        self.progress(f"      {len(blocs)} blocs équivalents, {len(caps)} paires de capacités proches "
+                      f"({time.monotonic() - started:.1f} s)")
+        self.result = BridgesGraph(blocs, caps, {})
+
+    def write(self, fingerprint: str) -> int:
+        """Step 2 (every load complete): replace ``graph/bridges``; returns the number of quads written."""
+        import time
+
+        from ..store import NQuadsStream
+        from .corpus import read_signals
+
+        if self.result is None:
+            self.mappings()
+        store, uris, result = self.store, self.uris, self.result
+        result.fingerprint = fingerprint
+        graph = ox.NamedNode(str(uris.graph("bridges")))
+        if store.contains_named_graph(graph):
+            store.remove_graph(graph)
+        # our own N-Quads: loaded leniently while the rest is computed, in smaller batches than an
+        # import's (the corpus and the mappings are in memory meanwhile)
+        with NQuadsStream(store, batch=BRIDGES_BATCH) as stream:
+            _stream_lines(stream, result.mapping_nquads(uris))
+            stream.cut()  # indexed while the shortlists are computed
+            read_signals(store, uris, self.rows, self.corpus)
+            result.shortlists = shortlists(self.corpus, result.capacity_pairs, result.bloc_pairs)
+            self.corpus = None
+            _stream_lines(stream, result.header_nquads(uris))
+            _stream_lines(stream, result.shortlist_nquads(uris))
+        self.progress(f"      graph/bridges : {stream.quads} triplets en {time.monotonic() - self.started:.1f} s")
+        return stream.quads
+
+
+def _stream_lines(stream, lines: Iterator[str]) -> None:
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= WRITE_CHUNK:
+            stream.write("\n".join(chunk) + "\n", len(chunk))
+            chunk = []
+    if chunk:
+        stream.write("\n".join(chunk) + "\n", len(chunk))
+
+
 def load_similarity(store: ox.Store, uris: URIScheme, progress=lambda _m: None, force: bool = False,
                     rows: CorpusRows | None = None) -> int:
-    """(Re)compute ``graph/bridges`` in *store*: bloc and capacity mappings and bridge shortlists.
+    """(Re)compute ``graph/bridges`` in *store*: bloc and capacity mappings and bridge shortlists
+    (:class:`BridgesJob`, both steps).
 
     When *store* already holds a ``graph/bridges`` whose input fingerprint (:func:`input_fingerprint`)
     equals the current one, it is kept and nothing is computed (returns 0) unless *force*. Otherwise the old
@@ -803,32 +1007,8 @@ def load_similarity(store: ox.Store, uris: URIScheme, progress=lambda _m: None, 
         are read back from the store (:func:`cqpm_graph.bridges.corpus.read_corpus`).
     :returns: the number of quads written (0 when kept).
     """
-    import time
-
-    from ..store import NQuadsStream
-
-    started = time.monotonic()
-    graph = ox.NamedNode(str(uris.graph("bridges")))
     fingerprint = input_fingerprint(store, uris)
     if not force and stored_fingerprint(store, uris) == fingerprint:
         progress("      graph/bridges à jour (empreinte des données inchangée) : conservé")
         return 0
-    corpus = read_corpus(store, uris, rows)
-    progress(f"      lu : {len(corpus.certs)} certifications, {len(corpus.blocs)} blocs, "
-             f"{len(corpus.capacities)} capacités ({time.monotonic() - started:.1f} s)")
-    result = compute(corpus, progress)
-    del corpus
-    result.fingerprint = fingerprint
-    if store.contains_named_graph(graph):
-        store.remove_graph(graph)
-    with NQuadsStream(store) as stream:  # our own N-Quads: loaded leniently, while the rest is written
-        chunk: list[str] = []
-        for line in result.nquads(uris):
-            chunk.append(line)
-            if len(chunk) >= WRITE_CHUNK:
-                stream.write("\n".join(chunk) + "\n", len(chunk))
-                chunk = []
-        if chunk:
-            stream.write("\n".join(chunk) + "\n", len(chunk))
-    progress(f"      graph/bridges : {stream.quads} triplets en {time.monotonic() - started:.1f} s")
-    return stream.quads
+    return BridgesJob(store, uris, rows, progress).write(fingerprint)

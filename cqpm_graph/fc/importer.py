@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -67,7 +68,8 @@ class ImportReport:
     """What an import did.
 
     :ivar export: file name; ``kind`` ``"csv"`` | ``"xml"``; ``export_date`` ISO date from the file name.
-    :ivar fiches: fiches imported; ``replaced`` how many of their graphs already existed (re-import).
+    :ivar fiches: fiches imported; ``replaced`` how many of their graphs existed with other content,
+        ``unchanged`` how many existed with the same content (kept as they were).
     :ivar quads: quads written in the fiche graphs.
     :ivar validation: the SHACL report, or ``None`` when skipped.
     :ivar seconds: wall-clock duration.
@@ -79,6 +81,7 @@ class ImportReport:
     sha256: str = ""
     fiches: int = 0
     replaced: int = 0
+    unchanged: int = 0
     quads: int = 0
     numbers: list[str] = field(default_factory=list)
     validation: object | None = None
@@ -134,75 +137,157 @@ def read_export(path: Path | str) -> tuple[str, Iterator[FCFiche]]:
     return kind, (read_csv_export(path) if kind == "csv" else read_xml_export(path))
 
 
-def load_export(store: ox.Store, uris: URIScheme, path: Path, *, name: str | None = None,
-                stored_as: str | None = None, sha256: str | None = None, progress: Progress = lambda _m: None,
-                report: ImportReport | None = None, rows=None) -> ImportReport:
-    """Write one export into *store* (no validation, no swap): the shared core of an import and of
-    :func:`reapply_imports`.
+class ExportLoad:
+    """Write one export into *store* (no validation, no swap), in two steps: :meth:`read` reads the export and
+    streams its new fiche graphs to the bulk loader; :meth:`finish` waits for the loads and writes what must
+    wait for them. Between the two the caller may work while the loads complete (the import computes the
+    bloc and capacity similarities then). :func:`load_export` does both.
 
-    Each imported fiche's graph is dropped first when it exists, then refilled; fiches the export does
-    not hold keep their graph. New fiche graphs are streamed to the bulk loader while the export is read
-    (:class:`NQuadsStream`); fiches whose graph exists already (a re-import) are loaded after the stream,
-    once their old graphs are dropped — the bulk loader must not run beside deletions.
+    A fiche whose graph exists with the same ``cqpm:contentDigest`` (:meth:`FCMapper.map_nquads`) is kept as
+    it is — only its ``prov:wasDerivedFrom`` is moved to this export; a fiche whose graph exists with other
+    content is replaced (the old graph dropped once the new graphs are loaded: pyoxigraph's bulk loader
+    must not run beside deletions); fiches the export does not hold keep their graph.
 
     :param name: the export's original file name (default: *path*'s), which names its source IRI.
     :param rows: a :class:`cqpm_graph.bridges.corpus.CorpusRows` to fill with the blocs and capacities of
-        the fiches loaded (the similarity then need not read them back from the store).
-    :raises FCExportError: for bad input; the caller's :func:`new_build` then discards the store.
+        the export's fiches (the similarity then need not read them back from the store).
+    :ivar changed: after :meth:`read`, how many fiche graphs are new or replaced (0: the store's data is
+        the same, whichever export file it came from).
+    :raises FCExportError: from :meth:`read`, for bad input; the caller's :func:`new_build` then discards
+        the store.
     """
-    path = Path(path)
-    name = name or path.name
-    sha256 = sha256 or sha256_file(path)
-    kind, fiches = read_export(path)
-    report = report or ImportReport(export=name, kind=kind)
-    report.kind, report.sha256 = kind, sha256
-    report.export_date = export_date_from_name(name)
-    source = FCMapper.source_iri(uris, name)
-    mapper = FCMapper(uris, source)
-    export_graph = ox.NamedNode(export_graph_iri(uris, name))
-    if store.contains_named_graph(export_graph):
-        store.remove_graph(export_graph)
-    prefix = str(uris.graph("france-competences")) + "/"
-    existing = {g.value for g in store.named_graphs() if g.value.startswith(prefix)}
-    replaced: list[str] = []
-    seen: set[str] = set()
-    started = time.monotonic()
-    with tempfile.TemporaryFile(mode="w+b") as later:
-        with NQuadsStream(store) as stream:
+
+    def __init__(self, store: ox.Store, uris: URIScheme, path: Path, *, name: str | None = None,
+                 stored_as: str | None = None, sha256: str | None = None, progress: Progress = lambda _m: None,
+                 report: ImportReport | None = None, rows=None):
+        self.store, self.uris, self.path, self.progress, self.rows = store, uris, Path(path), progress, rows
+        self.name = name or self.path.name
+        self.sha256 = sha256 or sha256_file(self.path)
+        self.stored_as = stored_as
+        self.report = report or ImportReport(export=self.name, kind="")
+        self.source = FCMapper.source_iri(uris, self.name)
+        self.mapper = FCMapper(uris, self.source)
+        self.export_graph = ox.NamedNode(export_graph_iri(uris, self.name))
+        self.changed = 0
+        self._replaced: list[str] = []
+        self._unchanged: list[str] = []
+        self._later = None
+        self._stream = None
+
+    def read(self) -> None:
+        """Read the export, stream the new graphs to the bulk loader (left running: :meth:`finish` waits)."""
+        store, report, mapper = self.store, self.report, self.mapper
+        kind, fiches = read_export(self.path)
+        report.kind, report.sha256 = kind, self.sha256
+        report.export_date = export_date_from_name(self.name)
+        if store.contains_named_graph(self.export_graph):
+            store.remove_graph(self.export_graph)
+        digests = existing_digests(store, self.uris)
+        seen: set[str] = set()
+        started = time.monotonic()
+        self._later = tempfile.TemporaryFile(mode="w+b")
+        self._stream = stream = NQuadsStream(store)
+        try:
             for fiche in fiches:
                 if fiche.number in seen:  # the CSV reader checks this itself, with the line
-                    raise FCExportError(path.name, fiche.line, "NUMERO_FICHE",
+                    raise FCExportError(self.path.name, fiche.line, "NUMERO_FICHE",
                                         f"fiche {fiche.number} présente deux fois")
                 seen.add(fiche.number)
                 text = mapper.map_nquads(fiche)
                 count = text.count("\n")
                 graph = mapper.graph_iri(fiche.number)
-                if rows is not None:
-                    rows.add_fc_fiche(uris, fiche, graph)
-                if graph in existing:
-                    replaced.append(graph)
-                    later.write(text.encode("utf-8"))
-                else:
+                if self.rows is not None:
+                    self.rows.add_fc_fiche(self.uris, fiche, graph)
+                if graph not in digests:
                     stream.write(text, count)
+                elif digests[graph] == mapper.last_digest:
+                    self._unchanged.append(graph)
+                else:
+                    self._replaced.append(graph)
+                    self._later.write(text.encode("utf-8"))
                 report.quads += count
                 report.numbers.append(fiche.number)
                 if len(seen) % 2500 == 0:
-                    progress(f"  {len(seen)} fiches lues ({time.monotonic() - started:.1f} s)")
-        for graph in replaced:
-            store.remove_graph(ox.NamedNode(graph))
-        if replaced:
-            later.flush()
-            later.seek(0)
-            store.bulk_load(later, format=ox.RdfFormat.N_QUADS, lenient=True)  # the mapper's own text
-    report.replaced = len(replaced)
-    shared = mapper.shared_quads(export_graph.value)
-    report.quads += len(shared)
-    report.fiches = len(seen)
-    store.bulk_extend(shared)
-    store.bulk_extend(source_quads(uris, source, file_name=name,
-                                   stored_as=stored_as or f"{IMPORTS_DIR}/{name}", sha256=sha256,
-                                   export_date=report.export_date, kind=kind, fiches=report.fiches))
-    return report
+                    self.progress(f"  {len(seen)} fiches lues ({time.monotonic() - started:.1f} s)")
+        except BaseException:
+            self._close()
+            raise
+        stream.cut()  # the last batch is loaded in the background
+        report.fiches = len(seen)
+        report.replaced = len(self._replaced)
+        report.unchanged = len(self._unchanged)
+        self.changed = report.fiches - report.unchanged
+
+    def _close(self) -> None:
+        try:
+            if self._stream is not None:
+                self._stream.close()
+        finally:
+            self._stream = None
+            if self._later is not None:
+                self._later.close()
+                self._later = None
+
+    def finish(self) -> ImportReport:
+        """Wait for the loads, replace the changed graphs, point the unchanged ones to this export, and write
+        the export's own graph (its shared concepts and its description)."""
+        store, report = self.store, self.report
+        try:
+            self._stream.close()
+            for graph in self._replaced:
+                store.remove_graph(ox.NamedNode(graph))
+            if self._replaced:
+                self._later.flush()
+                self._later.seek(0)
+                with NQuadsStream(store) as stream:  # bounded batches, as the new graphs
+                    for lines in iter(lambda: list(itertools.islice(self._later, 20_000)), []):
+                        stream.write(b"".join(lines), len(lines))
+        finally:
+            self._close()
+        _move_provenance(store, self._unchanged, self.source)
+        shared = self.mapper.shared_quads(self.export_graph.value)
+        report.quads += len(shared)
+        store.bulk_extend(shared)
+        store.bulk_extend(source_quads(self.uris, self.source, file_name=self.name,
+                                       stored_as=self.stored_as or f"{IMPORTS_DIR}/{self.name}", sha256=self.sha256,
+                                       export_date=report.export_date, kind=report.kind, fiches=report.fiches))
+        return report
+
+
+def load_export(store: ox.Store, uris: URIScheme, path: Path, **kwargs) -> ImportReport:
+    """Write one export into *store* (no validation, no swap): :class:`ExportLoad` read and finished — the
+    shared core of an import and of :func:`reapply_imports`. Keyword arguments as :class:`ExportLoad`.
+
+    :raises FCExportError: for bad input; the caller's :func:`new_build` then discards the store.
+    """
+    load = ExportLoad(store, uris, path, **kwargs)
+    load.read()
+    return load.finish()
+
+
+_DIGESTS = """SELECT ?g ?d WHERE { GRAPH ?g { ?g <https://w3id.org/cqpm/ontology#contentDigest> ?d } }"""
+
+
+def existing_digests(store: ox.Store, uris: URIScheme) -> dict[str, str | None]:
+    """``{fiche graph IRI: its cqpm:contentDigest}`` of the France Compétences fiche graphs of *store*
+    (``None`` for a graph written without one)."""
+    prefix = str(uris.graph("france-competences")) + "/"
+    found: dict[str, str | None] = {g.value: None for g in store.named_graphs() if g.value.startswith(prefix)}
+    for row in store.query(_DIGESTS):
+        if row["g"].value in found:
+            found[row["g"].value] = row["d"].value
+    return found
+
+
+def _move_provenance(store: ox.Store, graphs: list[str], source: str) -> None:
+    """In each of *graphs*, make ``prov:wasDerivedFrom`` (of the graph and of its certification) name
+    *source*, the export just imported, instead of the earlier export it held."""
+    for start in range(0, len(graphs), 2000):
+        values = " ".join(f"<{g}>" for g in graphs[start:start + 2000])
+        store.update(f"""PREFIX prov: <http://www.w3.org/ns/prov#>
+DELETE {{ GRAPH ?g {{ ?s prov:wasDerivedFrom ?old }} }}
+INSERT {{ GRAPH ?g {{ ?s prov:wasDerivedFrom <{source}> }} }}
+WHERE {{ VALUES ?g {{ {values} }} GRAPH ?g {{ ?s prov:wasDerivedFrom ?old }} FILTER (?old != <{source}>) }}""")
 
 
 def read_manifest(store_dir: Path) -> list[dict]:
@@ -268,15 +353,27 @@ def import_export(settings: Settings, path: Path | str, *, validate: bool = True
     stored_as = _stored_name(settings.store, path, sha)
     # No optimize(): ~10 s at national scale for little gain after bulk loads (see docs/benchmarks.md).
     from ..bridges.corpus import CorpusRows
-    from ..bridges.similarity import load_similarity
+    from ..bridges.similarity import BridgesJob, input_fingerprint, stored_fingerprint
     rows = CorpusRows()  # the imported blocs and capacities, for the similarity (not read back)
     with new_build(settings.store, from_live=True, optimize=False) as store:
-        load_export(store, uris, path, stored_as=stored_as, sha256=sha, progress=progress, report=report,
-                    rows=rows)
-        progress(f"      {report.fiches} fiches, {report.quads} triplets ({report.replaced} graphes remplacés)")
-        # The bridges between certifications depend on every certification: recompute them.
-        load_similarity(store, uris, progress, rows=rows)
-        del rows
+        load = ExportLoad(store, uris, path, stored_as=stored_as, sha256=sha, progress=progress, report=report,
+                          rows=rows)
+        load.read()
+        # The bridges between certifications depend on every certification. When fiches changed, the bloc
+        # and capacity similarities are computed while the last graphs are being indexed (they read only
+        # the rows and the other graphs), the rest once the loads are complete.
+        job = BridgesJob(store, uris, rows, progress)
+        if load.changed:
+            job.mappings()
+        load.finish()
+        progress(f"      {report.fiches} fiches, {report.quads} triplets ({report.replaced} graphes remplacés, "
+                 f"{report.unchanged} inchangés)")
+        fingerprint = input_fingerprint(store, uris)
+        if stored_fingerprint(store, uris) == fingerprint:
+            progress("      graph/bridges à jour (empreinte des données inchangée) : conservé")
+        else:
+            job.write(fingerprint)
+        del rows, job
         if validate:
             progress("[2/3] Validation SHACL")
             from ..shacl_fast import load_all_shapes, validate_fast

@@ -16,6 +16,7 @@ same quads: re-importing an export is idempotent.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pyoxigraph as ox
@@ -124,6 +125,8 @@ class FCMapper:
         #: habilitation, lettered NSF): written once per export in its own graph, not in every fiche graph.
         #: Keyed by the concept's IRI in N-Triples form (``<…>``).
         self.shared: dict[str, list[tuple]] = {}
+        #: :meth:`map_nquads`' last ``cqpm:contentDigest``
+        self.last_digest = ""
 
     @staticmethod
     def source_iri(uris: URIScheme, export_name: str) -> str:
@@ -152,7 +155,11 @@ class FCMapper:
         """The quads of :meth:`map` as N-Quads text, one quad per line (what the importer streams into
         pyoxigraph's bulk loader: formatting text is ~3 times cheaper than building ``pyoxigraph.Quad``
         objects). IRIs are minted from codes the readers have checked (numbers, bloc codes, ROME / NSF /
-        Formacode / IDCC codes, SIRETs) or from slugs, so they need no escaping; literals are escaped."""
+        Formacode / IDCC codes, SIRETs) or from slugs, so they need no escaping; literals are escaped.
+
+        The last line is ``<graph> cqpm:contentDigest "<SHA-1>"``: the SHA-1 of the other lines, the export
+        they came from left out (so that the same fiche in a newer export has the same digest); it is also
+        left in :attr:`last_digest`."""
         u = self.uris
         lines: list[str] = []
         gt = f" <{self.graph_iri(f.number)}> .\n"
@@ -319,7 +326,11 @@ class FCMapper:
             add(cert, NT_C["isReplacedBy"], other)
             add(other, NT_C["replaces"], cert)
 
-        return "".join(lines)
+        text = "".join(lines)
+        # what the graph says whichever export it came from: an import skips a fiche whose graph has it
+        digest = hashlib.sha1(text.replace(self._source_nt, "<>").encode("utf-8")).hexdigest()
+        self.last_digest = digest
+        return f'{text}<{self.graph_iri(n)}> {NT_C["contentDigest"]} "{digest}"{gt}'
 
     def shared_quads(self, graph: str) -> list[ox.Quad]:
         """The shared concept descriptions met so far, and their schemes, in *graph* (the export's graph)."""

@@ -1,0 +1,50 @@
+"""NQuadsStream: N-Quads text streamed to pyoxigraph's bulk loader in bounded batches, several at once."""
+from __future__ import annotations
+
+import pyoxigraph as ox
+import pytest
+
+from cqpm_graph.fc.mapping import FCMapper
+from cqpm_graph.fc.xml_export import read_xml_export
+from cqpm_graph.store import NQuadsStream
+from test_fc_helpers import URIS, XML_EXPORT
+
+
+def _texts():
+    mapper = FCMapper(URIS, "https://w3id.org/cqpm/id/source/france-competences/x")
+    return [mapper.map_nquads(f) for f in read_xml_export(XML_EXPORT)]
+
+
+@pytest.mark.parametrize("on_disk", [True, False])
+@pytest.mark.parametrize("batch, loaders", [(1, 1), (40, 2), (40, 3), (10**6, 2)])
+def test_batches_load_the_same_quads_as_one_bulk_load(batch, loaders, on_disk, tmp_path):
+    """On disk (RocksDB: concurrent loads ingest their files side by side) and in memory."""
+    texts = _texts()
+    reference = ox.Store()
+    reference.bulk_load("".join(texts).encode(), format=ox.RdfFormat.N_QUADS)  # strict parsing
+    store = ox.Store(str(tmp_path / "db")) if on_disk else ox.Store()
+    with NQuadsStream(store, batch=batch, loaders=loaders) as stream:
+        for text in texts:
+            stream.write(text, text.count("\n"))
+    assert stream.quads == len(reference) > 500
+    assert sorted(map(str, store)) == sorted(map(str, reference))
+
+
+def test_a_rejected_text_is_reported_after_the_producer_finishes():
+    store = ox.Store()
+    with pytest.raises(RuntimeError, match="refusé par pyoxigraph"):
+        with NQuadsStream(store, batch=1, lenient=False) as stream:
+            stream.write("<http://a> <http://b> <not an iri> <http://g> .\n", 1)
+            for _ in range(3):
+                stream.write("<http://a> <http://b> <http://c> <http://g> .\n", 1)
+
+
+def test_cut_lets_the_loads_finish_in_the_background():
+    texts = _texts()
+    store = ox.Store()
+    stream = NQuadsStream(store, batch=100)
+    for text in texts:
+        stream.write(text, text.count("\n"))
+    stream.cut()  # the producer may do something else here
+    stream.close()
+    assert len(store) == stream.quads
