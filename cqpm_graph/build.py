@@ -283,11 +283,9 @@ def _write_build_metadata(store: ox.Store, uris: URIScheme, settings: Settings, 
             add(snode, n(DCTERMS, "source"), lit(f.name if path.is_file() else f"{path.name}/{f.name}"))
         add(snode, n(CQPM, "sha256"), lit(sha or _sha256_many(files)))
 
-    # One aggregate query: counting quads graph by graph in Python takes ~30 s at national scale.
-    for row in store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"):
-        count = int(row["n"].value)
-        report.graphs[row["g"].value] = count
-        add(row["g"], n(VOID, "triples"), lit(count))
+    for graph, count in sorted(graph_sizes(store).items()):
+        report.graphs[graph] = count
+        add(iri(graph), n(VOID, "triples"), lit(count))
 
     counts_q = store.query("SELECT ?cls (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?cls } GROUP BY ?cls",
                            use_default_graph_as_union=True)
@@ -300,6 +298,24 @@ def _write_build_metadata(store: ox.Store, uris: URIScheme, settings: Settings, 
         add(part, n(VOID, "entities"), lit(report.counts[key]))
     store.bulk_extend(quads)
     report.graphs[g.value] = len(quads)
+
+
+def graph_sizes(store: ox.Store) -> dict[str, int]:
+    """``{named graph IRI: number of triples}`` of *store*: the size a graph states about itself
+    (``GRAPH ?g { ?g void:triples ?n }``, written by the France Compétences import with the graph), else
+    counted — with one aggregate query (counting graph by graph in Python takes ~30 s at national scale;
+    counting the 25,000 imported graphs too, 2.3 s)."""
+    stated = {row["g"].value: int(row["n"].value)
+              for row in store.query(f"SELECT ?g ?n WHERE {{ GRAPH ?g {{ ?g <{VOID}triples> ?n }} }}")
+              if isinstance(row["g"], ox.NamedNode)}
+    rest = [g for g in store.named_graphs() if g.value not in stated]
+    sizes = dict(stated)
+    for start in range(0, len(rest), 1000):
+        values = " ".join(str(g) for g in rest[start:start + 1000])
+        for row in store.query(f"SELECT ?g (COUNT(*) AS ?n) WHERE {{ VALUES ?g {{ {values} }} GRAPH ?g {{ ?s ?p ?o }} }} "
+                               "GROUP BY ?g"):
+            sizes[row["g"].value] = int(row["n"].value)
+    return sizes
 
 
 def _sha256_many(files: list[Path]) -> str:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from cqpm_graph.cli.import_fc import command
 from cqpm_graph.fc.errors import FCExportError
 from cqpm_graph.fc.importer import import_export, read_manifest, reapply_imports
-from cqpm_graph.store import new_build
+from cqpm_graph.store import live_path, new_build
 from test_fc_helpers import (BASE, CSV_EXPORT, STANDARD, URIS, checksum, copy_store, current_target, dump,
                         make_base_store, register_shapes, rewrite_zip, select)
 
@@ -219,6 +219,22 @@ def test_build_after_import_keeps_the_bridges_computed_by_the_import(built_store
     build(settings, validate=False, progress=messages.append)
     assert any("graph/bridges à jour" in m for m in messages), messages
     assert dump(settings, f"{BASE}graph/bridges") == bridges
+
+
+def test_build_metadata_counts_every_graph_exactly(built_store, tmp_path):
+    """graph/build's void:triples: the size an imported fiche graph states about itself, or a count; both
+    the real number of triples of the graph."""
+    from cqpm_graph.build import build
+    settings = copy_store(built_store, tmp_path / "store")
+    import_export(settings, CSV_EXPORT, validate=False)
+    report = build(settings, validate=False)
+    store = ox.Store.read_only(str(live_path(settings.store)))
+    actual = {g.value: sum(1 for _ in store.quads_for_pattern(None, None, None, g)) for g in store.named_graphs()}
+    build_graph = f"{BASE}graph/build"
+    assert {g: n for g, n in report.graphs.items() if g != build_graph} == \
+        {g: n for g, n in actual.items() if g != build_graph}
+    stated = select(settings, "SELECT ?g ?n WHERE { GRAPH ?g { ?g <http://rdfs.org/ns/void#triples> ?n } }")
+    assert len(stated) == 9 and all(actual[r["g"]] == r["n"] for r in stated)
 
 
 def test_build_after_import_with_another_base_replays_the_export(store):

@@ -303,12 +303,20 @@ def assemble(cert_rows, bloc_rows, capacity_rows, other_rows, alt_rows) -> Corpu
         elif known != label:
             prefs[capacity] = {known, label}
 
-    for bloc, capacity, label in capacity_rows:
-        entry = blocs.get(bloc)
-        if entry is not None:
-            entry[2].add(capacity)
-            _smaller(owner, capacity, bloc)
-            wording(capacity, label)
+    get_bloc, get_owner = blocs.get, owner.get
+    for bloc, capacity, label in capacity_rows:  # 413,000 rows at national scale: inlined
+        entry = get_bloc(bloc)
+        if entry is None:
+            continue
+        entry[2].add(capacity)
+        known = get_owner(capacity)
+        if known is None:
+            owner[capacity] = bloc
+            prefs[capacity] = label
+            continue
+        if bloc < known:
+            owner[capacity] = bloc
+        wording(capacity, label)
     owner = {capacity: blocs[bloc][0] for capacity, bloc in owner.items()}
     direct: dict[str, str] = {}
     for cert, capacity, label in other_rows:
@@ -324,10 +332,10 @@ def assemble(cert_rows, bloc_rows, capacity_rows, other_rows, alt_rows) -> Corpu
     caps = corpus.capacities
     for capacity in sorted(prefs):
         known = prefs[capacity]
-        extra = alts.get(capacity)
-        if isinstance(known, str) and not extra:
+        if known.__class__ is str and capacity not in alts:
             caps[capacity] = (owner[capacity], [known])
             continue
+        extra = alts.get(capacity)
         known = {known} if isinstance(known, str) else known
         first = min(known)
         caps[capacity] = (owner[capacity], [first, *sorted((known | (extra or set())) - {first})])

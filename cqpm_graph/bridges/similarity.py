@@ -161,15 +161,17 @@ def title_key(title: str) -> str:
         if entry is None:
             folded = fold(chunks[i])
             entry = found[i] = cache[chunks[i]] = (
-                folded, tuple(w for w in _WORD_RE.findall(folded) if w not in STOP_WORDS))
+                folded, [w for w in _WORD_RE.findall(folded) if w not in STOP_WORDS])
     folded = " ".join(entry[0] for entry in found)
     code = _TITLE_CODE_RE.match(folded)
     if code is not None and code.end():
         return " ".join(w for w in _WORD_RE.findall(folded[code.end():]) if w not in STOP_WORDS)
-    return " ".join(w for entry in found for w in entry[1])
+    if len(found) == 1:
+        return " ".join(found[0][1])
+    return " ".join([w for entry in found for w in entry[1]])
 
 
-_CHUNKS: dict[str, tuple[str, tuple[str, ...]]] = {}
+_CHUNKS: dict[str, tuple[str, list[str]]] = {}
 
 
 def _title_key_whole(title: str) -> str:
@@ -222,7 +224,9 @@ _Q_SOURCES = _PREFIXES + """SELECT DISTINCT ?g ?source ?sha WHERE {
   GRAPH ?g { ?source cqpm:sha256 ?sha } FILTER (?g != ?build)
 }"""
 _Q_DIGESTS = _PREFIXES + "SELECT ?g ?d WHERE { GRAPH ?g { ?g cqpm:contentDigest ?d } }"
-_Q_COUNTS = _PREFIXES + """SELECT (COUNT(*) AS ?n) WHERE { ?x a ?class }"""
+_Q_COUNTS = _PREFIXES + """SELECT ?class (COUNT(*) AS ?n) WHERE {
+  VALUES ?class { cqpm:Certification cqpm:CompetenceBlock cqpm:Capacity } ?x a ?class
+} GROUP BY ?class"""
 _Q_REFERENCE_SIZES = """SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"""
 
 
@@ -262,9 +266,9 @@ def input_fingerprint(store: ox.Store, uris: URIScheme | None = None) -> str:
     sizes = _rows(store, _Q_REFERENCE_SIZES.replace("WHERE {", f"WHERE {{ VALUES ?g {{ {references} }}", 1))
     for graph, n in sorted(map(tuple, sizes)):
         h.update(f"\n{graph}\t{n}".encode())
+    counts = dict(map(tuple, _rows(store, _Q_COUNTS)))
     for cls in ("Certification", "CompetenceBlock", "Capacity"):
-        n = _rows(store, _Q_COUNTS.replace("?class", f"cqpm:{cls}"))
-        h.update(f"\n{cls}\t{n[0][0] if n else 0}".encode())
+        h.update(f"\n{cls}\t{counts.get(CQPM + cls, 0)}".encode())
     return h.hexdigest()
 
 
@@ -316,6 +320,7 @@ def equivalent_blocs(blocs: dict[str, tuple[str, str, set[str]]],
             for a, b in links:
                 if blocs[a][0] != blocs[b][0] and blocs[a][1] != blocs[b][1]:
                     pairs[(a, b) if a < b else (b, a)] = method
+    _CHUNKS.clear()  # memory: the wordings of a national corpus are not met again
     return pairs
 
 
@@ -366,11 +371,16 @@ def tfidf_matrix(texts: list[str]):
     bigrams = stems[:-1][same] * n_stems + stems[1:][same]
     bi_doc = doc[:-1][same]
     uniq_bi, bi_ids = np.unique(bigrams, return_inverse=True)
-    terms = np.concatenate([stems, n_stems + bi_ids.reshape(-1)])
-    docs = np.concatenate([doc, bi_doc])
+    del bigrams, same
     n_terms = n_stems + len(uniq_bi)
-    counts = sp.csr_matrix((np.ones(len(terms)), (docs, terms)), shape=(n, n_terms))
+    # 32-bit indices and counts (exact for counts): the national corpus has ~10 million term occurrences
+    terms = np.concatenate([stems.astype(np.int32), (n_stems + bi_ids.reshape(-1)).astype(np.int32)])
+    docs = np.concatenate([doc.astype(np.int32), bi_doc.astype(np.int32)])
+    del stems, doc, bi_doc, bi_ids, ids
+    counts = sp.csr_matrix((np.ones(len(terms), dtype=np.float32), (docs, terms)), shape=(n, n_terms))
+    del terms, docs
     counts.sum_duplicates()
+    counts.data = counts.data.astype(np.float64)
     df = np.bincount(counts.indices, minlength=n_terms)
     idf = np.log((1 + n) / (1 + df)) + 1.0
     counts.data = (1.0 + np.log(counts.data)) * idf[counts.indices]
@@ -379,10 +389,12 @@ def tfidf_matrix(texts: list[str]):
     return sp.csr_matrix(sp.diags(1.0 / norms) @ counts)
 
 
-def wording_neighbours(matrix, threshold: float = RELATED_MATCH, top: int = CANDIDATES):
-    """For each row of an l2-normalised TF-IDF *matrix*, its best other rows by cosine, from *threshold* up.
+def iter_wording_neighbours(matrix, threshold: float = RELATED_MATCH, top: int = CANDIDATES):
+    """For each row of an l2-normalised TF-IDF *matrix*, its best other rows by cosine, from *threshold* up,
+    by chunks of :data:`CHUNK` consecutive rows.
 
-    :returns: three numpy arrays ``(rows, cols, cosines)``, sorted by row, cosine descending, column.
+    :returns: an iterator of three numpy arrays ``(rows, cols, cosines)`` per chunk, sorted by row, cosine
+        descending, column (every candidate of a row is in its row's chunk).
 
     Rows sharing a term are compared through the sparse product; a term found in more than
     :data:`POSTING_BLOCK` rows only pairs each row with the rows of its block (consecutive rows in that
@@ -394,9 +406,8 @@ def wording_neighbours(matrix, threshold: float = RELATED_MATCH, top: int = CAND
     import scipy.sparse as sp
 
     n = matrix.shape[0]
-    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
     if n < 2 or matrix.nnz == 0:
-        return empty
+        return
     csc = matrix.tocsc()
     csc.sort_indices()
     df = np.diff(csc.indptr)
@@ -406,8 +417,8 @@ def wording_neighbours(matrix, threshold: float = RELATED_MATCH, top: int = CAND
     col_of = np.repeat(np.arange(csc.shape[1]), df)
     new_cols = offsets[col_of] + pos // POSTING_BLOCK
     blocked = sp.csr_matrix((csc.data, (csc.indices, new_cols)), shape=(n, int(offsets[-1])))
+    del csc, pos, col_of, new_cols  # memory: the national matrix has 5 million entries
     blocked_t = blocked.T.tocsr()
-    out_rows, out_cols, out_vals = [], [], []
     for start in range(0, n, CHUNK):
         part = blocked[start:start + CHUNK] @ blocked_t
         # partial scores (only the shared terms of a common block) are lower bounds of the cosine; pairs
@@ -439,16 +450,25 @@ def wording_neighbours(matrix, threshold: float = RELATED_MATCH, top: int = CAND
         r, c = r[keep], c[keep]
         exact = np.asarray(matrix[r].multiply(matrix[c]).sum(axis=1)).ravel() if len(r) else np.zeros(0)
         keep = exact >= threshold - 1e-9
-        out_rows.append(r[keep])
-        out_cols.append(c[keep])
-        out_vals.append(np.minimum(1.0, np.round(exact[keep], 4)))
-    rows, cols, vals = (np.concatenate(out_rows), np.concatenate(out_cols), np.concatenate(out_vals))
-    order = np.lexsort((cols, -vals, rows))
-    return rows[order], cols[order], vals[order]
+        r, c, v = r[keep], c[keep], np.minimum(1.0, np.round(exact[keep], 4))
+        order = np.lexsort((c, -v, r))
+        yield r[order], c[order], v[order]
+
+
+def wording_neighbours(matrix, threshold: float = RELATED_MATCH, top: int = CANDIDATES):
+    """:func:`iter_wording_neighbours` in one piece: three numpy arrays ``(rows, cols, cosines)``, sorted by
+    row, cosine descending, column."""
+    import numpy as np
+
+    parts = list(iter_wording_neighbours(matrix, threshold, top))
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
 
 
 def similar_capacities(capacities: dict[str, tuple[str, list[str]]], top_k: int = TOP_K,
-                       threshold: float = RELATED_MATCH, expand: bool = False) -> dict[tuple[str, str], float]:
+                       threshold: float = RELATED_MATCH, expand: bool = False,
+                       on_pairs=None) -> dict[tuple[str, str], float]:
     """TF-IDF cosine between capacities of different certifications, from *threshold* up.
 
     :param capacities: ``{capacity iri: (certification iri, [wordings])}``; the wordings of one capacity
@@ -459,6 +479,9 @@ def similar_capacities(capacities: dict[str, tuple[str, list[str]]], top_k: int 
         best other wordings; a proposal is stored once, between the first capacities (IRI order) of the two
         wordings that belong to different certifications. Identical wordings are not paired here (see the
         module doc).
+    :param on_pairs: called with the list of pairs ``[((iri1, iri2), cosine)]`` new in each chunk of wordings
+        (:func:`iter_wording_neighbours`), as soon as they are known — a pair proposed twice comes once, with
+        the same cosine — so that they can be written while the next chunks are computed.
     """
     if len(capacities) < 2:
         return {}
@@ -470,32 +493,38 @@ def similar_capacities(capacities: dict[str, tuple[str, list[str]]], top_k: int 
     texts = sorted(groups)  # near duplicates sort together (see wording_neighbours)
     members = [groups[t] for t in texts]
     del groups
-    rows, cols, vals = wording_neighbours(tfidf_matrix(texts), threshold, max(top_k * 2, CANDIDATES))
     pairs: dict[tuple[str, str], float] = {}
-    taken: dict[int, int] = defaultdict(int)
-    for u, v, score in zip(rows.tolist(), cols.tolist(), vals.tolist()):
-        if taken[u] >= top_k:
-            continue
-        a_members, b_members = members[u], members[v]
-        if len(a_members) == 1 and len(b_members) == 1 and not expand:  # the usual case
-            a, b = a_members[0], b_members[0]
-            if capacities[a][0] != capacities[b][0]:
+    for rows, cols, vals in iter_wording_neighbours(tfidf_matrix(texts), threshold, max(top_k * 2, CANDIDATES)):
+        fresh: list[tuple[tuple[str, str], float]] = []
+        taken: dict[int, int] = defaultdict(int)  # a row's candidates are all in its chunk
+        for u, v, score in zip(rows.tolist(), cols.tolist(), vals.tolist()):
+            if taken[u] >= top_k:
+                continue
+            a_members, b_members = members[u], members[v]
+            if len(a_members) == 1 and len(b_members) == 1 and not expand:  # the usual case
+                a, b = a_members[0], b_members[0]
+                if capacities[a][0] != capacities[b][0]:
+                    key = (a, b) if a < b else (b, a)
+                    if key not in pairs:
+                        pairs[key] = score
+                        fresh.append((key, score))
+                    taken[u] += 1
+                continue
+            if expand:
+                found = [(a, b) for a in a_members for b in b_members if capacities[a][0] != capacities[b][0]]
+            else:
+                found = next(([(a, b)] for a in a_members for b in b_members
+                              if capacities[a][0] != capacities[b][0]), [])
+            for a, b in found:
+                # a pair of capacities is a pair of wordings: its cosine is the same whoever proposes it
                 key = (a, b) if a < b else (b, a)
-                if score > pairs.get(key, 0.0):
+                if key not in pairs:
                     pairs[key] = score
+                    fresh.append((key, score))
+            if found:
                 taken[u] += 1
-            continue
-        if expand:
-            found = [(a, b) for a in a_members for b in b_members if capacities[a][0] != capacities[b][0]]
-        else:
-            found = next(([(a, b)] for a in a_members for b in b_members
-                          if capacities[a][0] != capacities[b][0]), [])
-        for a, b in found:
-            key = (a, b) if a < b else (b, a)
-            if score > pairs.get(key, 0.0):
-                pairs[key] = score
-        if found:
-            taken[u] += 1
+        if on_pairs is not None and fresh:
+            on_pairs(fresh)
     return pairs
 
 
@@ -910,12 +939,12 @@ def stored_fingerprint(store: ox.Store, uris: URIScheme) -> str | None:
 class BridgesJob:
     """Compute and write ``graph/bridges`` in two steps, so that an import overlaps them with its loading:
 
-    1. :meth:`mappings` reads the certifications, blocs and capacities (the rows in hand and the other
-       graphs only, which the import does not write: it may run while the import's graphs are being
-       bulk-loaded) and computes the bloc equivalences and capacity similarities — most of the CPU;
-    2. :meth:`write`, once every load is complete, drops the old graph, streams the mappings to the bulk
-       loader, computes the shortlists while they are indexed (lineage, ROME and NSF read then), and
-       streams those.
+    1. :meth:`read` reads the certifications, blocs and capacities — the rows in hand and the other graphs
+       only, which the import does not write: it may run while the import's graphs are being bulk-loaded;
+    2. :meth:`write`, once every load is complete, drops the old graph and computes the bloc equivalences,
+       the capacity similarities (streamed to the bulk loader chunk by chunk, as they come: the loader
+       indexes them while the next chunks are computed) and the shortlists (lineage, ROME and NSF read
+       then).
 
     :param rows: the blocs and capacities of fiches just loaded (:class:`CorpusRows`), or ``None`` to read
         everything from the store.
@@ -928,10 +957,9 @@ class BridgesJob:
         self.store, self.uris, self.rows, self.progress = store, uris, rows, progress
         self.started = time.monotonic()
         self.corpus: Corpus | None = None
-        self.result: BridgesGraph | None = None
 
-    def mappings(self) -> None:
-        """Step 1: read the wordings, compute the bloc equivalences and capacity similarities."""
+    def read(self) -> None:
+        """Step 1: read the certifications, blocs and capacities with their wordings."""
         import time
 
         from .corpus import read_wordings
@@ -942,13 +970,6 @@ class BridgesJob:
             self.rows.drop("certs", "blocs", "capacities")  # in the corpus now
         self.progress(f"      lu : {len(corpus.certs)} certifications, {len(corpus.blocs)} blocs, "
                       f"{len(corpus.capacities)} capacités ({time.monotonic() - started:.1f} s)")
-        labels = {iri: words[0] for iri, (_cert, words) in corpus.capacities.items()}
-        blocs = equivalent_blocs(corpus.blocs, labels)
-        del labels
-        caps = similar_capacities(corpus.capacities)
-        self.progress(f"      {len(blocs)} blocs équivalents, {len(caps)} paires de capacités proches "
-                      f"({time.monotonic() - started:.1f} s)")
-        self.result = BridgesGraph(blocs, caps, {})
 
     def write(self, fingerprint: str) -> int:
         """Step 2 (every load complete): replace ``graph/bridges``; returns the number of quads written."""
@@ -957,20 +978,31 @@ class BridgesJob:
         from ..store import NQuadsStream
         from .corpus import read_signals
 
-        if self.result is None:
-            self.mappings()
-        store, uris, result = self.store, self.uris, self.result
-        result.fingerprint = fingerprint
+        if self.corpus is None:
+            self.read()
+        store, uris, corpus = self.store, self.uris, self.corpus
         graph = ox.NamedNode(str(uris.graph("bridges")))
         if store.contains_named_graph(graph):
             store.remove_graph(graph)
+        result = BridgesGraph({}, {}, {}, fingerprint)
+        g = f"<{graph.value}>"
         # our own N-Quads: loaded leniently while the rest is computed, in smaller batches than an
         # import's (the corpus and the mappings are in memory meanwhile)
         with NQuadsStream(store, batch=BRIDGES_BATCH) as stream:
+            labels = {iri: words[0] for iri, (_cert, words) in corpus.capacities.items()}
+            result.bloc_pairs = equivalent_blocs(corpus.blocs, labels)
+            del labels
             _stream_lines(stream, result.mapping_nquads(uris))
+
+            def written(pairs: list) -> None:
+                _stream_lines(stream, (line for (a, b), score in pairs for line in _mapping_lines(
+                    uris, g, a, b, "closeMatch" if score >= CLOSE_MATCH else "relatedMatch", score, METHOD_TFIDF)))
+            result.capacity_pairs = similar_capacities(corpus.capacities, on_pairs=written)
+            self.progress(f"      {len(result.bloc_pairs)} blocs équivalents, {len(result.capacity_pairs)} paires de "
+                          f"capacités proches ({time.monotonic() - self.started:.1f} s)")
             stream.cut()  # indexed while the shortlists are computed
-            read_signals(store, uris, self.rows, self.corpus)
-            result.shortlists = shortlists(self.corpus, result.capacity_pairs, result.bloc_pairs)
+            read_signals(store, uris, self.rows, corpus)
+            result.shortlists = shortlists(corpus, result.capacity_pairs, result.bloc_pairs)
             self.corpus = None
             _stream_lines(stream, result.header_nquads(uris))
             _stream_lines(stream, result.shortlist_nquads(uris))

@@ -147,6 +147,7 @@ _BULLET_RE = re.compile(r"^(?:[-–—•·▪◦●*o>]\s+|[-–—•·▪◦�
 _CODE_RE = re.compile(r"^C\s?\d{1,2}\s*[-:.)]\s*")
 _INLINE_BULLET_RE = re.compile(r"\s+[•▪●◦]\s+")
 _INLINE_DASH_RE = re.compile(r"\s+[-–—]\s+(?=[A-ZÀ-Ý])")
+_LEADING_DASH_RE = re.compile(r"^[-–—]\s")
 
 
 def html_to_lines(text: str) -> list[str]:
@@ -174,7 +175,7 @@ def split_competences(text: str | None) -> list[str]:
     items: list[str] = []
     for line in html_to_lines(text):
         parts = _INLINE_BULLET_RE.split(line)
-        if len(parts) == 1 and re.match(r"^[-–—]\s", line):
+        if len(parts) == 1 and _LEADING_DASH_RE.match(line):
             parts = _INLINE_DASH_RE.split(line)
         for part in parts:
             part = _BULLET_RE.sub("", part.strip(), count=1)

@@ -359,12 +359,12 @@ def import_export(settings: Settings, path: Path | str, *, validate: bool = True
         load = ExportLoad(store, uris, path, stored_as=stored_as, sha256=sha, progress=progress, report=report,
                           rows=rows)
         load.read()
-        # The bridges between certifications depend on every certification. When fiches changed, the bloc
-        # and capacity similarities are computed while the last graphs are being indexed (they read only
-        # the rows and the other graphs), the rest once the loads are complete.
+        # The bridges between certifications depend on every certification. When fiches changed, their
+        # wordings are read while the last graphs are being indexed (from the rows and the other graphs
+        # only), the similarities computed once the loads are complete.
         job = BridgesJob(store, uris, rows, progress)
         if load.changed:
-            job.mappings()
+            job.read()
         load.finish()
         progress(f"      {report.fiches} fiches, {report.quads} triplets ({report.replaced} graphes remplacés, "
                  f"{report.unchanged} inchangés)")

@@ -157,9 +157,9 @@ class FCMapper:
         objects). IRIs are minted from codes the readers have checked (numbers, bloc codes, ROME / NSF /
         Formacode / IDCC codes, SIRETs) or from slugs, so they need no escaping; literals are escaped.
 
-        The last line is ``<graph> cqpm:contentDigest "<SHA-1>"``: the SHA-1 of the other lines, the export
-        they came from left out (so that the same fiche in a newer export has the same digest); it is also
-        left in :attr:`last_digest`."""
+        The last two lines are ``<graph> cqpm:contentDigest "<SHA-1>"`` — the SHA-1 of the other lines, the
+        export they came from left out (so that the same fiche in a newer export has the same digest; also
+        left in :attr:`last_digest`) — and ``<graph> void:triples <number of lines>``."""
         u = self.uris
         lines: list[str] = []
         gt = f" <{self.graph_iri(f.number)}> .\n"
@@ -330,7 +330,10 @@ class FCMapper:
         # what the graph says whichever export it came from: an import skips a fiche whose graph has it
         digest = hashlib.sha1(text.replace(self._source_nt, "<>").encode("utf-8")).hexdigest()
         self.last_digest = digest
-        return f'{text}<{self.graph_iri(n)}> {NT_C["contentDigest"]} "{digest}"{gt}'
+        graph = f"<{self.graph_iri(n)}>"
+        # its size (these two lines included): the build's VoID reads it instead of counting the graph
+        return (f'{text}{graph} {NT_C["contentDigest"]} "{digest}"{gt}'
+                f'{graph} <{VOID}triples> "{len(lines) + 2}"^^<{XSD}integer>{gt}')
 
     def shared_quads(self, graph: str) -> list[ox.Quad]:
         """The shared concept descriptions met so far, and their schemes, in *graph* (the export's graph)."""
