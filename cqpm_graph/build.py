@@ -92,11 +92,22 @@ def parse_all(fiches_dir: Path, progress: Progress = lambda _m: None) -> list[Fi
     return fiches
 
 
-def _load_triples(store: ox.Store, triples, graph: str) -> int:
+#: Below this many quads a write goes through a transaction (RocksDB's memtable, flushed once when the
+#: build ends) rather than the bulk loader, whose every call adds a set of files the queries must then
+#: look into (a dozen small loads made the bridges queries of a national store twice slower).
+SMALL_WRITE = 200_000
+
+
+def _write_small(store: ox.Store, quads: list[ox.Quad]) -> None:
+    if len(quads) < SMALL_WRITE:
+        store.extend(quads)
+    else:  # a build from scratch loads ROME too
+        store.bulk_extend(quads)
+
+
+def _add_triples(quads: list[ox.Quad], triples, graph: str) -> None:
     g = iri(graph)
-    quads = [ox.Quad(t.subject, t.predicate, t.object, g) for t in triples]
-    store.bulk_extend(quads)
-    return len(quads)
+    quads.extend(ox.Quad(t.subject, t.predicate, t.object, g) for t in triples)
 
 
 def build(settings: Settings, fiches_dir: Path | None = None, reference_dir: Path | None = None,
@@ -144,13 +155,16 @@ def build(settings: Settings, fiches_dir: Path | None = None, reference_dir: Pat
             progress(f"      graphe en service repris : {imported} graphes importés conservés" if imported else
                      "      graphe en service repris : imports à recharger")
         progress("[2/5] Ontologie, ROME v347, NSF")
-        onto_graph = str(uris.graph("ontology"))
+        # Every graph of this step and the next in one write (see SMALL_WRITE).
+        quads: list[ox.Quad] = []
+        onto_graph = iri(uris.graph("ontology"))
         for ttl in sorted(ontology_dir().glob("*.ttl")):
-            store.bulk_load(path=str(ttl), format=ox.RdfFormat.TURTLE, to_graph=iri(onto_graph))
+            quads.extend(ox.Quad(t.subject, t.predicate, t.object, onto_graph)
+                         for t in ox.parse(path=str(ttl), format=ox.RdfFormat.TURTLE))
         if not rome_kept:  # the largest reference graph: kept as is when its files have not changed
-            _load_triples(store, iter_rome(uris, reference_dir / "rome-v347"), rome_graph)
+            _add_triples(quads, iter_rome(uris, reference_dir / "rome-v347"), rome_graph)
         nsf_graph = str(uris.graph("nsf"))
-        _load_triples(store, iter_nsf(uris, reference_dir / "nsf"), nsf_graph)
+        _add_triples(quads, iter_nsf(uris, reference_dir / "nsf"), nsf_graph)
         lettered = {}
         for fiche in report.fiches:
             for code, label in fiche.nsf:
@@ -158,22 +172,26 @@ def build(settings: Settings, fiches_dir: Path | None = None, reference_dir: Pat
                     lettered.setdefault(code, label)
         for code, label in sorted(lettered.items()):
             try:
-                _load_triples(store, nsf_subspeciality_triples(uris, code, label), nsf_graph)
+                _add_triples(quads, nsf_subspeciality_triples(uris, code, label), nsf_graph)
             except ValueError as exc:
                 raise BuildError(f"NSF {code}: {exc}") from exc
 
         progress("[3/5] Conversion des fiches en RDF")
         mapper = FicheMapper(uris)
         for fiche in report.fiches:
-            store.bulk_extend(mapper.map(fiche))
+            quads.extend(mapper.map(fiche))
+        _write_small(store, quads)
+        del quads
         # France Compétences exports imported with `import-fc` survive a rebuild.
         from .bridges.corpus import CorpusRows
         from .bridges.similarity import load_similarity
-        from .fc.importer import reapply_imports
+        from .fc.importer import COMPACT_FROM, reapply_imports
         rows = CorpusRows()  # the blocs and capacities of reloaded exports, for the similarity
         reapply_imports(store, uris, settings.store, progress, rows=rows)
         progress("      similarité des capacités et des blocs (graph/bridges)")
-        load_similarity(store, uris, progress, rows=rows if rows.by_graph else None)
+        written = load_similarity(store, uris, progress, rows=rows if rows.by_graph else None)
+        if incremental and (rows.by_graph or written >= COMPACT_FROM):
+            store.optimize()  # many bulk loads: compacted, as after an import (cqpm_graph.fc.importer)
         del rows
 
         _write_build_metadata(store, uris, settings, report, fiches_dir, reference_dir, mapper)
@@ -296,7 +314,7 @@ def _write_build_metadata(store: ox.Store, uris: URIScheme, settings: Settings, 
         add(dataset, n(VOID, "classPartition"), part)
         add(part, n(VOID, "class"), n(CQPM, cls))
         add(part, n(VOID, "entities"), lit(report.counts[key]))
-    store.bulk_extend(quads)
+    _write_small(store, quads)
     report.graphs[g.value] = len(quads)
 
 
