@@ -236,11 +236,34 @@ class Bridges:
     def __init__(self, runner: Runner, weights: dict[str, float] | None = None, use_shortlists: bool = True):
         if not callable(runner):  # a pyoxigraph store
             runner = StoreRunner(runner)
-        self.run = runner
+        self._runner = runner
+        #: queries sent ahead (:meth:`_prefetch`), by name and parameters, until :meth:`run` asks for them
+        self._ahead: dict = {}
+        self._pool = None
         self.weights = dict(WEIGHTS if weights is None else weights)
         #: read the build-time shortlists when the graph has them (``False``: always compute on demand)
         self.use_shortlists = use_shortlists and all(
             self.weights.get(k) == WEIGHTS[k] for k in ("block", "capacity", "lineage"))
+
+    def run(self, name: str, params: dict) -> list[dict]:
+        """Rows of the named query *name* with *params* through the runner (or sent ahead)."""
+        future = self._ahead.pop((name, _params_key(params)), None)
+        return future.result() if future is not None else self._runner(name, params)
+
+    def _prefetch(self, calls: list[tuple[str, dict]]) -> None:
+        """Send the queries *calls* at once, each in a thread, when the runner allows it
+        (``runner.concurrent``: pyoxigraph releases the GIL while a query runs, and the explorer's backend
+        is shared by its threads anyway); :meth:`run` then waits for the one asked for. Independent
+        queries of one answer then take about the time of the longest, not of all."""
+        if not getattr(self._runner, "concurrent", False) or len(calls) < 2:
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+            self._pool = ThreadPoolExecutor(max_workers=PARALLEL_QUERIES, thread_name_prefix="cqpm-bridges")
+        for name, params in calls:
+            key = (name, _params_key(params))
+            if key not in self._ahead:
+                self._ahead[key] = self._pool.submit(self._runner, name, params)
 
     @classmethod
     def from_store(cls, store, catalogue=None, **kwargs) -> "Bridges":
@@ -394,6 +417,10 @@ class Bridges:
         if top is not None and len(ranked) > top:
             floor = self._score(signals[ranked[top - 1]]) - self._refine_bonus()
             ranked = [c for c in ranked if self._score(signals[c]) >= floor][:max(REFINE_FACTOR * top, top)]
+        if ranked:  # the refining queries at once (run() then takes their answers)
+            self._prefetch([("bridge-pair-rome", {"certification": a, "other": ranked})] * (not filled)
+                           + [("bridge-nsf", {"certification": a, "other": ranked}),
+                              ("bridge-level", {"certification": a, "other": ranked})])
         if not filled:
             self._rome_signal(a, ranked, signals, evidence)
         if ranked:
@@ -407,7 +434,13 @@ class Bridges:
         shown = sorted(shown, key=lambda c: (-self._score(signals[c]), c))
         kept = shown if top is None else shown[:top]
         exact: dict[str, dict[str, float]] = defaultdict(dict)
-        if kept:
+        if kept:  # the evidence queries at once
+            both = {"certification": a, "other": kept}
+            self._prefetch([("bridge-pair-capacities", both), ("bridge-pair-blocks", both),
+                            ("bridge-lineage", both), ("bridge-certifications", {"certification": kept}),
+                            ("bridge-rome-index", {"certification": [a, *kept[:REFINE_LIMIT if top is None
+                                                                           else min(REFINE_LIMIT, top)]]})]
+                           + [("bridge-pair-rome", both)] * filled)
             self._block_signal(a, kept, None, exact, evidence, query="bridge-pair-blocks")
             self._capacity_signal(a, kept, None, exact, evidence, query="bridge-pair-capacities")
             self._lineage_signal(a, kept, exact, evidence)
@@ -427,7 +460,7 @@ class Bridges:
                 sig["lineage"] = exact[cid]["lineage"]
         kept.sort(key=lambda c: (-self._score(signals[c]), c))
         self._rome_competence_signal(a, kept[:REFINE_LIMIT if top is None else min(REFINE_LIMIT, top)],
-                                     signals, evidence)
+                                     signals, evidence, indexed=True)
         bridges = [Bridge(certification=c, score=round(self._score(signals[c]), 4),
                           evidence=_sorted_evidence(evidence[c]),
                           title=infos[c].title if c in infos else c,
@@ -435,6 +468,7 @@ class Bridges:
                    for c in kept]
         bridges = [b for b in bridges if b.score > 0]
         bridges.sort(key=lambda b: (-b.score, b.certification))
+        self._ahead.clear()  # a query sent ahead and not asked for (none, unless a step changed)
         return BridgesResult(a, source.title, bridges)
 
     def _refine_bonus(self) -> float:
@@ -524,9 +558,17 @@ class Bridges:
             evidence[other].append(item)
             signals[other]["rome"] = max(signals[other].get("rome", 0.0), ROME_SCORES.get(relation, 0.0))
 
-    def _rome_competence_signal(self, a, others, signals, evidence):
+    def _rome_competence_signal(self, a, others, signals, evidence, indexed: bool = False):
+        """The shared-savoir-faire part of the ROME signal and its evidence, for *others* (a short list).
+
+        :param indexed: read the ROME item index of ``graph/bridges`` (query ``bridge-rome-index``: two
+            values per ROME fiche) instead of the items one by one (``bridge-rome-items``,
+            ``bridge-rome-item-ids``); the same answer, ~10 ms sooner at national scale.
+        """
         if not others:
             return
+        if indexed:
+            return self._rome_competence_from_index(a, list(others), signals, evidence)
         mine = {r["item"]: r.get("label", "") for r in self.run("bridge-rome-items", {"certification": a})}
         if not mine:
             return
@@ -541,6 +583,33 @@ class Bridges:
             item = {"kind": "rome", "relation": "shared-savoir-faire", "shared": len(shared), "of": len(mine),
                     "example": mine[shared[0]]}
             evidence[other].append(item)
+            signals[other]["rome"] = max(signals[other].get("rome", 0.0),
+                                         ROME_COMPETENCE_FACTOR * len(shared) / len(mine))
+
+    def _rome_competence_from_index(self, a, others, signals, evidence):
+        savoir_faire: dict[str, set[str]] = defaultdict(set)
+        items: dict[str, set[str]] = defaultdict(set)
+        for r in self.run("bridge-rome-index", {"certification": [a, *others]}):
+            cid = r["certification"]
+            savoir_faire[cid].update(str(r["savoirFaire"]).split())
+            items[cid].update(str(r["items"]).split())
+        if a not in items:  # no index for its ROME fiches (a graph/bridges of an older version): item by item
+            return self._rome_competence_signal(a, others, signals, evidence)
+        mine = savoir_faire.get(a, set())
+        if not mine:
+            return
+        shared_of = {}
+        for other in others:
+            shared = sorted(mine & items.get(other, set()))
+            if shared:
+                shared_of[other] = shared
+        if not shared_of:
+            return
+        examples = sorted({shared[0] for shared in shared_of.values()})
+        labels = {r["item"]: r.get("label", "") for r in self.run("bridge-rome-item-labels", {"item": examples})}
+        for other, shared in shared_of.items():
+            evidence[other].append({"kind": "rome", "relation": "shared-savoir-faire", "shared": len(shared),
+                                    "of": len(mine), "example": labels.get(shared[0], "")})
             signals[other]["rome"] = max(signals[other].get("rome", 0.0),
                                          ROME_COMPETENCE_FACTOR * len(shared) / len(mine))
 
@@ -704,6 +773,14 @@ class Shortlist:
                 return False
             return len(self.entries) >= self.nominated or (top is not None and len(self.entries) >= REFINE_FACTOR * top)
         return strong >= self.count or strong >= REFINE_FACTOR * top
+
+
+#: Queries of one answer run at once (:meth:`Bridges._prefetch`).
+PARALLEL_QUERIES = 3
+
+
+def _params_key(params: dict) -> tuple:
+    return tuple(sorted((k, v if isinstance(v, str) or v is None else tuple(v)) for k, v in params.items()))
 
 
 def _only(rows: list[dict], others) -> list[dict]:

@@ -65,6 +65,15 @@ Q_NSF_ANCESTORS = _PREFIXES + """SELECT DISTINCT ?code ?ancestor WHERE {
   ?c skos:notation ?code ; skos:broader* ?a . ?a skos:notation ?ancestor .
 }"""
 Q_CERT_ROME = _PREFIXES + "SELECT ?cert ?fiche WHERE { ?cert cqpm:romeCode ?fiche }"
+# the ROME items of the fiches certifications name, and which items are savoir-faire with a label (as
+# bridge-rome-items and bridge-rome-item-ids read them)
+Q_ROME_FICHE_ITEMS = _PREFIXES + """SELECT ?fiche ?item WHERE {
+  { SELECT DISTINCT ?fiche WHERE { ?cert cqpm:romeCode ?fiche } }
+  ?fiche cqpm:romeCompetence ?item .
+}"""
+Q_ROME_SAVOIR_FAIRE = _PREFIXES + """SELECT ?item WHERE {
+  ?item cqpm:itemType ?type ; skos:prefLabel ?label . FILTER(?type = "savoir-faire")
+}"""
 # as bridge-rome: fiches and domaines with their labels only
 Q_ROME_DOMAINS = _PREFIXES + """SELECT ?fiche ?domaine WHERE {
   { SELECT DISTINCT ?fiche WHERE { ?cert cqpm:romeCode ?fiche } }
@@ -115,6 +124,8 @@ class Corpus:
     #: ``{certification iri: {NSF code}}``, ``{NSF code: {itself and its broader codes}}``
     nsf: dict[str, set[str]] = field(default_factory=dict)
     nsf_ancestors: dict[str, set[str]] = field(default_factory=dict)
+    #: ``{ROME fiche iri: ([savoir-faire item iris], [all item iris])}``, each list sorted
+    rome_items: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
 
 class CorpusRows:
@@ -259,6 +270,11 @@ def read_signals(store: ox.Store, uris: URIScheme | None, extra: CorpusRows | No
     for code, ancestor in rows(store, Q_NSF_ANCESTORS):
         corpus.nsf_ancestors.setdefault(code, {code}).add(ancestor)
     corpus.rome_domains = {fiche: dom for fiche, dom in rows(store, Q_ROME_DOMAINS)}
+    savoir_faire = {item for (item,) in rows(store, Q_ROME_SAVOIR_FAIRE)}
+    items: dict[str, set[str]] = {}
+    for fiche, item in rows(store, Q_ROME_FICHE_ITEMS):
+        items.setdefault(fiche, set()).add(item)
+    corpus.rome_items = {fiche: (sorted(found & savoir_faire), sorted(found)) for fiche, found in items.items()}
 
 
 def _smaller(table: dict, key, value) -> None:

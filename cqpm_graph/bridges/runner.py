@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 import pyoxigraph as ox
 
 from .. import queries as queries_mod
-from ..store import query as store_query, solutions_to_rows, term_to_python
+from ..store import query as store_query, serialized_rows, solutions_to_rows, term_to_python
 
 Params = Mapping[str, str | Sequence[str] | None]
 Runner = Callable[[str, Params], list[dict]]
@@ -48,28 +48,34 @@ def render_with_lists(query: queries_mod.StoredQuery, params: Params, only_lists
             raise ValueError(f"parameter '{key}': empty list")
     # bind() checks names, required parameters and the single values; lists are checked below
     query.bind({**single, **{k: v[0] for k, v in lists.items()}})
-    blocks = []
+    blocks: dict[str, str] = {}
     for key, value in ({} if only_lists else single).items():
-        blocks.append(f"VALUES ?{key} {{ {queries_mod.sparql_term(query.param(key).to_term(value))} }}")
+        blocks[key] = f"VALUES ?{key} {{ {queries_mod.sparql_term(query.param(key).to_term(value))} }}"
     for key, values in lists.items():
         param = query.param(key)
         terms = " ".join(queries_mod.sparql_term(param.to_term(v)) for v in dict.fromkeys(values))
-        blocks.append(f"VALUES ?{key} {{ {terms} }}")
+        blocks[key] = f"VALUES ?{key} {{ {terms} }}"
     if not blocks:
         return query.text
     if _VALUES_MARK_RE.search(query.text):
-        # the query says where its values go (e.g. at the top of each UNION branch, which a VALUES block at
-        # the top of the WHERE group does not reach in pyoxigraph's plans)
-        return _VALUES_MARK_RE.sub(lambda m: m.group(1) + ("\n" + m.group(1)).join(blocks), query.text)
+        # the query says where its values go (e.g. at the top of each UNION branch or sub-SELECT, which a
+        # VALUES block at the top of the WHERE group does not reach in pyoxigraph's plans); "#VALUES a b"
+        # takes the blocks of those parameters only
+        def place(m: re.Match) -> str:
+            names = m.group(2).split()
+            chosen = [b for k, b in blocks.items() if not names or k in names]
+            return m.group(1) + ("\n" + m.group(1)).join(chosen) if chosen else m.group(1) + "# (no values)"
+        return _VALUES_MARK_RE.sub(place, query.text)
     pos = queries_mod._values_insertion_point(query.text)  # same place as StoredQuery.render
     if pos is None:
         raise ValueError(f"query {query.name!r}: no WHERE {{ … }} group to insert parameter values into")
-    return query.text[:pos] + "\n  " + "\n  ".join(blocks) + "\n" + query.text[pos:]
+    return query.text[:pos] + "\n  " + "\n  ".join(blocks.values()) + "\n" + query.text[pos:]
 
 
 _SUBSTITUTIONS_RE = re.compile(r"^#\s*binding\s*:\s*substitutions\s*$", re.M)
-#: A line ``#VALUES`` in a query body: where :func:`render_with_lists` puts the VALUES blocks (each place).
-_VALUES_MARK_RE = re.compile(r"^([ \t]*)#VALUES[ \t]*$", re.M)
+#: A line ``#VALUES`` (or ``#VALUES name …``: those parameters only) in a query body: where
+#: :func:`render_with_lists` puts the VALUES blocks (each place).
+_VALUES_MARK_RE = re.compile(r"^([ \t]*)#VALUES((?:[ \t]+[A-Za-z_][A-Za-z0-9_]*)*)[ \t]*$", re.M)
 
 
 class StoreRunner:
@@ -84,6 +90,9 @@ class StoreRunner:
     anchored on the parameter, which a top ``VALUES`` block does not reach) gets its single values as
     substitutions instead, and its lists as ``VALUES``.
     """
+
+    #: safe to call from several threads at once (pyoxigraph stores are)
+    concurrent = True
 
     def __init__(self, store: ox.Store, catalogue: dict[str, queries_mod.StoredQuery] | None = None):
         self.store = store
@@ -114,7 +123,7 @@ class StoreRunner:
                 if "projection" not in str(exc):
                     raise
                 result = store_query(self.store, query.render(params))
-        return solutions_to_rows(result)
+        return serialized_rows(result)
 
 
 class BackendRunner:
@@ -131,6 +140,9 @@ class BackendRunner:
     :raises cqpm_graph.queries.QueryParameterError: a bad parameter value.
     :raises cqpm_graph.backend.BackendError: the store or endpoint failed.
     """
+
+    #: safe to call from several threads at once (the explorer's threads share the backend already)
+    concurrent = True
 
     def __init__(self, backend, catalogue: dict[str, queries_mod.StoredQuery]):
         self.backend = backend

@@ -101,7 +101,7 @@ NSF_SCORES = {"same-code": 1.0, "broader": 0.75, "narrower": 0.75, "same-special
 #: Credit of a capacity of the candidate by the best mapping it has (as in :mod:`cqpm_graph.bridges.core`).
 CREDIT = {"exactMatch": 1.0, "closeMatch": 1.0, "relatedMatch": 0.5}
 #: Part of the input fingerprint: change it when the method changes.
-METHOD_VERSION = "4"
+METHOD_VERSION = "5"
 
 METHOD_TITLE = "normalised-title"
 METHOD_CAPACITIES = "same-capacities"
@@ -862,6 +862,8 @@ class BridgesGraph:
     capacity_pairs: dict[tuple[str, str], float]
     shortlists: dict[str, Shortlist]
     fingerprint: str = ""
+    #: ``{ROME fiche iri: ([savoir-faire item iris], [all item iris])}`` (:attr:`Corpus.rome_items`)
+    rome_items: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
     def nquads(self, uris: URIScheme) -> Iterator[str]:
         """The graph as N-Quads lines, in a deterministic order."""
@@ -889,8 +891,11 @@ class BridgesGraph:
             yield from _mapping_lines(uris, g, a, b, predicate, score, METHOD_TFIDF)
 
     def shortlist_nquads(self, uris: URIScheme) -> Iterator[str]:
-        """The shortlists, four or five triples each."""
+        """The shortlists, four or five triples each, and the ROME item index (two triples per fiche)."""
         g = f"<{uris.graph('bridges')}>"
+        for fiche, (savoir_faire, items) in sorted(self.rome_items.items()):
+            for prop, found in (("romeSavoirFaireIndex", savoir_faire), ("romeItemIndex", items)):
+                yield f"<{fiche}> <{CQPM}{prop}> {_lit(' '.join(found))} {g} ."
         for cert, short in sorted(self.shortlists.items()):
             node = f"<{uris.base}passerelles/{cert.rsplit('/', 1)[-1]}>"
             yield f"{node} <{RDF_TYPE}> <{CQPM}BridgeShortlist> {g} ."
@@ -907,7 +912,7 @@ def compute(corpus: Corpus, progress=lambda _m: None) -> BridgesGraph:
     blocs = equivalent_blocs(corpus.blocs, labels)
     caps = similar_capacities(corpus.capacities)
     progress(f"      {len(blocs)} blocs équivalents, {len(caps)} paires de capacités proches")
-    return BridgesGraph(blocs, caps, shortlists(corpus, caps, blocs))
+    return BridgesGraph(blocs, caps, shortlists(corpus, caps, blocs), rome_items=corpus.rome_items)
 
 
 def iter_similarity_quads(store: ox.Store, uris: URIScheme) -> Iterator[ox.Quad]:
@@ -1003,6 +1008,7 @@ class BridgesJob:
             stream.cut()  # indexed while the shortlists are computed
             read_signals(store, uris, self.rows, corpus)
             result.shortlists = shortlists(corpus, result.capacity_pairs, result.bloc_pairs)
+            result.rome_items = corpus.rome_items
             self.corpus = None
             _stream_lines(stream, result.header_nquads(uris))
             _stream_lines(stream, result.shortlist_nquads(uris))
