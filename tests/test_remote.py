@@ -31,7 +31,8 @@ from cqpm_graph.webapp import create_app
 pytestmark = pytest.mark.server
 
 BASE = "https://w3id.org/cqpm/id/"
-SAMPLE_PARAMS = {"rome": "H25", "nsf": "200", "q": "equipe", "certification": "RNCP28229", "other": "RNCP19453"}
+SAMPLE_PARAMS = {"rome": "H25", "nsf": "200", "q": "equipe", "certification": "RNCP28229", "other": "RNCP19453",
+                 "item": "https://w3id.org/cqpm/id/rome/competence/121049"}  # a savoir-faire of RNCP28229's ROME fiche
 
 
 def oxigraph_binary() -> str | None:
