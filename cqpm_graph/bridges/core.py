@@ -401,10 +401,15 @@ class Bridges:
         evidence: dict[str, list[dict]] = defaultdict(list)
         # few candidates (or all asked for): ROME and NSF nominate too; the shortlist holds those nominations
         filled = top is None or shortlist.count < top
-        for cid, block, capacity, lineage, rome, nsf in shortlist.entries:
+        # the refining signals of the shortlist rank without the refining queries (not for a shortlist
+        # completed by ROME and NSF nominations: those are ranked and refined as on demand)
+        refined = shortlist.refined and not filled
+        refining: dict[str, tuple[float, float, float]] = {}
+        for cid, block, capacity, lineage, rome, nsf, rome_r, nsf_r, level_r in shortlist.entries:
             if not filled and shortlist.nominated is not None and cid not in shortlist.evidenced:
                 continue  # nominated by ROME or NSF only
             sig = signals[cid]
+            refining[cid] = (rome_r, nsf_r, level_r)
             for kind, value in (("block", block), ("capacity", capacity), ("lineage", lineage),
                                 ("rome", rome if filled else 0.0), ("nsf", nsf if filled else 0.0)):
                 if value:
@@ -417,15 +422,21 @@ class Bridges:
         if top is not None and len(ranked) > top:
             floor = self._score(signals[ranked[top - 1]]) - self._refine_bonus()
             ranked = [c for c in ranked if self._score(signals[c]) >= floor][:max(REFINE_FACTOR * top, top)]
-        if ranked:  # the refining queries at once (run() then takes their answers)
+        if refined:  # the refining signals the build computed, for the candidates the queries would refine
+            for cid in ranked:
+                for kind, value in zip(("rome", "nsf", "level"), refining[cid]):
+                    if value:
+                        signals[cid][kind] = max(signals[cid].get(kind, 0.0), value)
+        if ranked and not refined:  # the refining queries at once (run() then takes their answers)
             self._prefetch([("bridge-pair-rome", {"certification": a, "other": ranked})] * (not filled)
                            + [("bridge-nsf", {"certification": a, "other": ranked}),
                               ("bridge-level", {"certification": a, "other": ranked})])
-        if not filled:
-            self._rome_signal(a, ranked, signals, evidence)
-        if ranked:
-            self._nsf_signal(a, ranked, signals, evidence)
-        self._level_signal(a, ranked, signals, evidence)
+        if not refined:
+            if not filled:
+                self._rome_signal(a, ranked, signals, evidence)
+            if ranked:
+                self._nsf_signal(a, ranked, signals, evidence)
+            self._level_signal(a, ranked, signals, evidence)
         ranked.sort(key=lambda c: (-self._score(signals[c]), c))
         shown = candidates if top is None else ranked
         # the evidence of the bloc, capacity and lineage signals, for the bridges shown only; their exact
@@ -440,11 +451,19 @@ class Bridges:
                             ("bridge-lineage", both), ("bridge-certifications", {"certification": kept}),
                             ("bridge-rome-index", {"certification": [a, *kept[:REFINE_LIMIT if top is None
                                                                            else min(REFINE_LIMIT, top)]]})]
-                           + [("bridge-pair-rome", both)] * filled)
+                           + [("bridge-pair-rome", both)] * (filled or refined)
+                           + [("bridge-nsf", both), ("bridge-level", both)] * refined)
             self._block_signal(a, kept, None, exact, evidence, query="bridge-pair-blocks")
             self._capacity_signal(a, kept, None, exact, evidence, query="bridge-pair-capacities")
             self._lineage_signal(a, kept, exact, evidence)
-            if filled:  # the ROME evidence of the nominations (refined candidates have it already)
+            if refined:  # the evidence of the refining signals, which then come from it
+                for cid in kept:
+                    for kind in ("rome", "nsf", "level"):
+                        signals[cid].pop(kind, None)
+                self._rome_signal(a, kept, signals, evidence)
+                self._nsf_signal(a, kept, signals, evidence)
+                self._level_signal(a, kept, signals, evidence)
+            elif filled:  # the ROME evidence of the nominations (refined candidates have it already)
                 self._rome_signal(a, kept, signals, evidence)
         infos = self.certifications(kept)
         for cid in kept:
@@ -740,16 +759,19 @@ class Shortlist:
     """A certification's build-time shortlist (query ``bridge-shortlist``).
 
     :ivar count: how many certifications have bloc, capacity or lineage evidence with it.
-    :ivar entries: ``[(identifier, block share, capacity share, lineage score)]``, best first.
+    :ivar entries: ``[(identifier, block share, capacity share, lineage score, rome, nsf, refining rome,
+        refining nsf, refining level)]``, best first (see :class:`cqpm_graph.bridges.similarity.Shortlist`).
     """
 
     count: int
-    entries: list[tuple[str, float, float, float, float, float]]
+    entries: list[tuple]
     #: for a certification with few candidates: how many ROME and NSF nominate too (entries then ranked with
     #: them: ``(identifier, block, capacity, lineage, rome, nsf)``); ``None`` when not computed
     nominated: int | None = None
     #: identifiers of the entries with bloc, capacity or lineage evidence
     evidenced: set[str] = field(default_factory=set)
+    #: every entry has its refining ROME, NSF and level signals (a shortlist of this version)
+    refined: bool = False
 
     @classmethod
     def parse(cls, count: int, text: str, nominated: int | None = None) -> "Shortlist":
@@ -758,12 +780,14 @@ class Shortlist:
         :raises ValueError: for a malformed list.
         """
         entries = []
+        refined = True
         for item in filter(None, text.split(";")):
             cid, *values = item.split()
-            numbers = [float(v) for v in values] + [0.0] * (5 - len(values))
-            entries.append((cid, *numbers[:5]))
+            refined = refined and len(values) >= 8
+            numbers = [float(v) for v in values] + [0.0] * (8 - len(values))
+            entries.append((cid, *numbers[:8]))
         strong = {e[0] for e in entries if e[1] or e[2] or e[3]}
-        return cls(count, entries, nominated, strong)
+        return cls(count, entries, nominated, strong, refined and bool(entries))
 
     def answers(self, top: int | None) -> bool:
         """Whether it holds every candidate :meth:`Bridges.bridges` may refine for *top* bridges."""
@@ -780,7 +804,8 @@ PARALLEL_QUERIES = 3
 
 
 def _params_key(params: dict) -> tuple:
-    return tuple(sorted((k, v if isinstance(v, str) or v is None else tuple(v)) for k, v in params.items()))
+    # a list's order does not change a query's rows (a VALUES block), nor what the signals make of them
+    return tuple(sorted((k, v if isinstance(v, str) or v is None else tuple(sorted(v))) for k, v in params.items()))
 
 
 def _only(rows: list[dict], others) -> list[dict]:

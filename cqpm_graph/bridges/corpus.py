@@ -65,6 +65,7 @@ Q_NSF_ANCESTORS = _PREFIXES + """SELECT DISTINCT ?code ?ancestor WHERE {
   ?c skos:notation ?code ; skos:broader* ?a . ?a skos:notation ?ancestor .
 }"""
 Q_CERT_ROME = _PREFIXES + "SELECT ?cert ?fiche WHERE { ?cert cqpm:romeCode ?fiche }"
+Q_CERT_LEVEL = _PREFIXES + "SELECT ?cert ?level WHERE { ?cert cqpm:level/skos:notation ?level }"
 # the ROME items of the fiches certifications name, and which items are savoir-faire with a label (as
 # bridge-rome-items and bridge-rome-item-ids read them)
 Q_ROME_FICHE_ITEMS = _PREFIXES + """SELECT ?fiche ?item WHERE {
@@ -126,6 +127,8 @@ class Corpus:
     nsf_ancestors: dict[str, set[str]] = field(default_factory=dict)
     #: ``{ROME fiche iri: ([savoir-faire item iris], [all item iris])}``, each list sorted
     rome_items: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    #: ``{certification iri: {level notation}}`` (``NIV5``…)
+    levels: dict[str, set[str]] = field(default_factory=dict)
 
 
 class CorpusRows:
@@ -275,6 +278,8 @@ def read_signals(store: ox.Store, uris: URIScheme | None, extra: CorpusRows | No
     for fiche, item in rows(store, Q_ROME_FICHE_ITEMS):
         items.setdefault(fiche, set()).add(item)
     corpus.rome_items = {fiche: (sorted(found & savoir_faire), sorted(found)) for fiche, found in items.items()}
+    for cert, level in rows(store, Q_CERT_LEVEL):
+        corpus.levels.setdefault(cert, set()).add(level)
 
 
 def _smaller(table: dict, key, value) -> None:

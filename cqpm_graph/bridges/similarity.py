@@ -98,10 +98,11 @@ FILL_BELOW = 10
 FILL_WEIGHTS = {"rome": 0.10, "nsf": 0.05}
 ROME_SCORES = {"same-fiche": 1.0, "same-domaine": 0.5}
 NSF_SCORES = {"same-code": 1.0, "broader": 0.75, "narrower": 0.75, "same-speciality": 0.6}
+
 #: Credit of a capacity of the candidate by the best mapping it has (as in :mod:`cqpm_graph.bridges.core`).
 CREDIT = {"exactMatch": 1.0, "closeMatch": 1.0, "relatedMatch": 0.5}
 #: Part of the input fingerprint: change it when the method changes.
-METHOD_VERSION = "5"
+METHOD_VERSION = "6"
 
 METHOD_TITLE = "normalised-title"
 METHOD_CAPACITIES = "same-capacities"
@@ -535,12 +536,14 @@ class Shortlist:
     """The best candidate certifications of one certification (see :func:`shortlists`).
 
     :ivar count: how many certifications have bloc, capacity or lineage evidence with it.
-    :ivar entries: ``[(identifier, block share, capacity share, lineage score)]``, best first (score with
-        :data:`SHORTLIST_WEIGHTS`, then identifier), at most :data:`SHORTLIST`.
+    :ivar entries: ``[(identifier, block share, capacity share, lineage score, rome, nsf, refining rome,
+        refining nsf, refining level)]``, best first (score with :data:`SHORTLIST_WEIGHTS`, then identifier),
+        at most :data:`SHORTLIST`; ``rome`` and ``nsf`` are the nominating signals of :func:`_fill`, the last
+        three the signals :meth:`Bridges.bridges` refines with (:func:`_refine`).
     """
 
     count: int
-    entries: list[tuple[str, float, float, float, float, float]]
+    entries: list[tuple]
     #: with fewer than :data:`FILL_BELOW` candidates: how many ROME and NSF nominate too (entries then
     #: ranked with those signals: ``(…, rome, nsf)``)
     nominated: int | None = None
@@ -730,7 +733,90 @@ def shortlists(corpus: Corpus, capacity_pairs: dict[tuple[str, str], float],
             out[ids[start + i][0]] = Shortlist(int(counts[i]), [
                 (idents[c[j]], float(bs[j]), float(cs[j]), float(ls[j]), 0.0, 0.0) for j in range(lo, hi)])
     _fill(corpus, out, ids, index, size)
+    _refine(corpus, out, ids, index)
     return out
+
+
+def _core_scores():
+    """``(NSF_SCORES, LEVEL_SCORES)`` of :mod:`cqpm_graph.bridges.core`: one definition of the scores."""
+    from .core import LEVEL_SCORES, NSF_SCORES as EXACT_NSF_SCORES
+    return EXACT_NSF_SCORES, LEVEL_SCORES
+
+
+def _refine(corpus: Corpus, out: dict[str, "Shortlist"], ids, index: dict[str, int]) -> None:
+    """Add to every shortlist entry the ROME, NSF and level signals :meth:`Bridges.bridges` refines its
+    ranking with (the best relation of ``bridge-pair-rome``, ``bridge-nsf`` and ``bridge-level``, scored as
+    there), so that a request ranks without those queries: three more fields per entry."""
+    import numpy as np
+
+    if not out:
+        return
+    nsf_scores, level_scores = _core_scores()
+    n = len(ids)
+    position = {ident: i for i, (_iri, ident) in enumerate(ids)}
+    pairs = [(index[iri], position[e[0]]) for iri, short in out.items() for e in short.entries]
+    if not pairs:
+        return
+    left, right = (np.asarray(x, dtype=np.int64) for x in zip(*pairs))
+
+    def padded(lists, fill):
+        width = max(1, max((len(v) for v in lists), default=1))
+        table = np.full((n, width), fill, dtype=np.int64)
+        for i, values in enumerate(lists):
+            table[i, :len(values)] = values
+        return table
+
+    def any_equal(table_a, table_b):
+        a, b = table_a[left], table_b[right]
+        return (a[:, :, None] == b[:, None, :]).any(axis=(1, 2))
+
+    # ROME: a shared fiche (1.0), else a shared domaine (0.5), among fiches with a domaine (as bridge-pair-rome)
+    fiche_ids: dict[str, int] = {}
+    dom_ids: dict[str, int] = {}
+    fiches, doms = [[] for _ in range(n)], [[] for _ in range(n)]
+    for iri, i in index.items():
+        for fiche in sorted(corpus.rome.get(iri, ())):
+            if fiche in corpus.rome_domains:
+                fiches[i].append(fiche_ids.setdefault(fiche, len(fiche_ids)))
+                doms[i].append(dom_ids.setdefault(corpus.rome_domains[fiche], len(dom_ids)))
+    rome = np.where(any_equal(padded(fiches, -1), padded(fiches, -2)), ROME_SCORES["same-fiche"],
+                    np.where(any_equal(padded(doms, -1), padded(doms, -2)), ROME_SCORES["same-domaine"], 0.0))
+    # NSF: the best relation between a code of each (as bridge-nsf: a shared code or broader code of at
+    # least two characters), one score per pair of codes
+    codes = sorted({c for cs in corpus.nsf.values() for c in cs})
+    code_id = {c: k + 1 for k, c in enumerate(codes)}  # 0: no code
+    score = np.zeros((len(codes) + 1, len(codes) + 1))
+    for x in codes:
+        for y in codes:
+            best = 0.0
+            for common in corpus.nsf_ancestors.get(x, {x}) & corpus.nsf_ancestors.get(y, {y}):
+                if len(common) < 2:
+                    continue
+                relation = ("same-code" if x == y else "broader" if common == y else "narrower" if common == x
+                            else "same-speciality" if len(common) >= 3 else "same-group")
+                best = max(best, nsf_scores[relation])
+            score[code_id[x], code_id[y]] = best
+    by_cert = [[] for _ in range(n)]
+    for iri, i in index.items():
+        by_cert[i] = [code_id[c] for c in sorted(corpus.nsf.get(iri, ()))]
+    table = padded(by_cert, 0)
+    nsf = score[table[left][:, :, None], table[right][:, None, :]].max(axis=(1, 2))
+    # level: across, one up, more up, down (as bridge-level; no signal without both levels)
+    level = np.full(n, -1, dtype=np.int64)
+    for iri, i in index.items():
+        found = [int(m.group(1)) for v in sorted(corpus.levels.get(iri, ())) if (m := re.search(r"(\d+)", v))]
+        if found:
+            level[i] = found[0]
+    mine, theirs = level[left], level[right]
+    step = theirs - mine
+    moves = np.where(step == 0, level_scores["across"], np.where(step == 1, level_scores["up"],
+                     np.where(step > 1, level_scores["far-up"], level_scores["down"])))
+    lvl = np.where((mine >= 0) & (theirs >= 0), moves, 0.0)
+    k = 0
+    for short in out.values():
+        short.entries = [(*e[:6], float(rome[k + j]), float(nsf[k + j]), float(lvl[k + j]))
+                         for j, e in enumerate(short.entries)]
+        k += len(short.entries)
 
 
 def _fill(corpus: Corpus, out: dict[str, Shortlist], ids, index: dict[str, int], size: int) -> None:
