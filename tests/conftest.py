@@ -7,6 +7,16 @@ from cqpm_graph.build import build
 from cqpm_graph.config import Settings
 from cqpm_graph.resources import data_dir
 
+#: A valid value on the real build for every parameter name the stored queries declare.
+SAMPLE_PARAMS = {"rome": "H25", "nsf": "200", "q": "equipe", "certification": "RNCP28229", "other": "RNCP19453",
+                 "item": "https://w3id.org/cqpm/id/rome/competence/121049"}  # a savoir-faire of RNCP28229's ROME
+
+
+@pytest.fixture(scope="session")
+def required_params():
+    """``required_params(stored_query) -> {name: value}``: sample values for the query's required parameters."""
+    return lambda query: {p.name: SAMPLE_PARAMS[p.name] for p in query.params if p.required}
+
 
 @pytest.fixture(scope="session")
 def fiches_dir():

@@ -25,9 +25,6 @@ FIXTURE = Path(__file__).parent / "fixtures" / "sample.trig"
 BASE = "https://w3id.org/cqpm/id/"
 OTHER_BASE = "http://example.org/cqpm-data/"
 
-#: A valid value for every parameter name used in the catalogue.
-SAMPLE_PARAMS = {"rome": "H25", "nsf": "200", "q": "equipe", "certification": "RNCP28229"}
-
 REQUIRED_QUERIES = {
     "certifications", "certifications-by-rome", "certifications-by-nsf", "certifications-by-keyword",
     "certification-blocs", "certification", "certification-rome", "certification-nsf", "certification-jobs",
@@ -68,10 +65,6 @@ def rows(store, catalogue, name, **params):
 def mine(catalogue):
     """The queries this test file checks row by row (others, e.g. bridge-*, have their own tests)."""
     return [(name, catalogue[name]) for name in sorted(REQUIRED_QUERIES)]
-
-
-def params_for(query: q.StoredQuery) -> dict[str, str]:
-    return {p.name: SAMPLE_PARAMS[p.name] for p in query.params if p.required}
 
 
 # -- the catalogue itself ----------------------------------------------------------------------
@@ -146,9 +139,9 @@ def test_every_catalogue_file_header(path):
         assert "ORDER BY" in stored.text.upper()
 
 
-def test_every_query_runs_with_substitutions_and_rendered_values(store, catalogue):
+def test_every_query_runs_with_substitutions_and_rendered_values(store, catalogue, required_params):
     for name, stored in mine(catalogue):
-        params = params_for(stored)
+        params = required_params(stored)
         result = q.run(store, stored, params)
         assert result.kind == "select"
         assert result.rows, name
@@ -160,14 +153,14 @@ def test_every_query_runs_with_substitutions_and_rendered_values(store, catalogu
             == result.terms, name
 
 
-def test_queries_do_not_depend_on_the_base_uri(store, catalogue):
+def test_queries_do_not_depend_on_the_base_uri(store, catalogue, required_params):
     other = load_sample(OTHER_BASE)
 
     def swap(value):
         return value.replace(OTHER_BASE, BASE) if isinstance(value, str) else value
 
     for name, stored in mine(catalogue):
-        params = params_for(stored)
+        params = required_params(stored)
         expected = q.run(store, stored, params).rows
         got = [{k: swap(v) for k, v in row.items()} for row in q.run(other, stored, params).rows]
         assert got == expected, name
@@ -606,7 +599,7 @@ def test_cli_sparql_text():
     assert 'VALUES ?rome { "H25" }' in result.stdout
 
 
-def test_real_build_if_available(request, catalogue):
+def test_real_build_if_available(request, catalogue, required_params):
     """Smoke test on the integrator's real build, once tests/conftest.py provides ``built_store``."""
     try:
         built = request.getfixturevalue("built_store")
@@ -616,7 +609,7 @@ def test_real_build_if_available(request, catalogue):
         from cqpm_graph.store import open_store
         built = open_store(built)
     for name, stored in mine(catalogue):
-        result = q.run(built, stored, params_for(stored))
+        result = q.run(built, stored, required_params(stored))
         assert result.kind == "select", name
     ids = {r["id"] for r in q.run(built, catalogue["certifications"], {}).rows}
     assert {"RNCP28229", "RNCP19453"} <= ids

@@ -31,8 +31,6 @@ from cqpm_graph.webapp import create_app
 pytestmark = pytest.mark.server
 
 BASE = "https://w3id.org/cqpm/id/"
-SAMPLE_PARAMS = {"rome": "H25", "nsf": "200", "q": "equipe", "certification": "RNCP28229", "other": "RNCP19453",
-                 "item": "https://w3id.org/cqpm/id/rome/competence/121049"}  # a savoir-faire of RNCP28229's ROME fiche
 
 
 def oxigraph_binary() -> str | None:
@@ -189,12 +187,12 @@ def test_backend_for_and_interface(remote_settings, built_store):
     assert remote.build_id() == remote.build_id()
 
 
-def test_every_catalogue_query_gives_the_same_rows(remote_settings, built_store):
+def test_every_catalogue_query_gives_the_same_rows(remote_settings, built_store, required_params):
     remote, local = backend_for(remote_settings), open_store(built_store)
     catalogue = q.load_catalogue()
     assert len(catalogue) >= 20
     for name, stored in catalogue.items():
-        params = {p.name: SAMPLE_PARAMS[p.name] for p in stored.params if p.required}
+        params = required_params(stored)
         expected = q.run(local, stored, params)
         got = q.run_on(remote, stored, params)
         assert got.kind == expected.kind, name

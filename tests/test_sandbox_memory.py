@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from cqpm_graph.config import DEFAULT_QUERY_MEMORY, Settings
-from cqpm_graph.resources import resource_dir
+from cqpm_graph.queries import load_catalogue
 from cqpm_graph.store import live_path
 from cqpm_graph.webapp import create_app, sandbox
 from cqpm_graph.webapp.sandbox import Job, Outcome, WorkerPool, death_cause, memory_message
@@ -114,7 +114,7 @@ def _job(settings, text, timeout=20.0):
 
 
 @linux_only
-def test_worker_opens_the_store_and_runs_every_stored_query_under_the_limit(built_store, pool):
+def test_worker_opens_the_store_and_runs_every_stored_query_under_the_limit(built_store, pool, required_params):
     assert pool.run(_job(built_store, "ASK { ?s ?p ?o }")).body  # the store is open in the worker
     worker = pool._idle.queue[0]
     limits = Path(f"/proc/{worker.process.pid}/limits").read_text().splitlines()
@@ -122,9 +122,9 @@ def test_worker_opens_the_store_and_runs_every_stored_query_under_the_limit(buil
     assert data[3:5] == [str(MEMORY << 20)] * 2  # soft and hard
     core = next(line for line in limits if line.startswith("Max core file size")).split()
     assert core[4] == "0"
-    for path in sorted(resource_dir("queries").glob("*.rq")):
-        outcome = pool.run(_job(built_store, path.read_text(encoding="utf-8")))
-        assert outcome.ok, (path.name, outcome.status, outcome.message)
+    for name, stored in sorted(load_catalogue().items()):  # as the explorer sends them: parameters bound
+        outcome = pool.run(_job(built_store, stored.render(required_params(stored))))
+        assert outcome.ok, (name, outcome.status, outcome.message)
     assert pool._idle.queue[0] is worker  # never replaced
 
 
