@@ -350,3 +350,32 @@ def test_cli_success(store):
     assert result.exit_code == 0, result.output
     assert "9 fiches" in result.output
     assert json.loads((store.store / "imports" / "manifest.json").read_text())["imports"][0]["kind"] == "csv"
+
+
+def test_every_cqpm_term_written_or_queried_is_documented_in_the_ontology(imported):
+    """Every ``cqpm:`` IRI of the graph (seeds, the real extract imported, graph/bridges), of the stored
+    queries and of the shapes is defined in ``ontology/`` with a label and a comment in French and English."""
+    import re
+
+    import rdflib
+
+    from cqpm_graph.resources import resource_dir
+    ns = "https://w3id.org/cqpm/ontology#"
+    used = {r["t"] for r in select(imported, f"""SELECT DISTINCT ?t WHERE {{
+        {{ ?s ?t ?o }} UNION {{ ?s ?p ?t FILTER isIRI(?t) }} FILTER STRSTARTS(STR(?t), "{ns}") }}""")}
+    assert f"{ns}candidates" in used and f"{ns}contentDigest" in used  # bridges and import seen
+    for folder, suffix in (("queries", "*.rq"), ("shapes", "*.ttl")):
+        for path in resource_dir(folder).glob(suffix):
+            text = path.read_text(encoding="utf-8")
+            used |= {ns + name for name in re.findall(r"\bcqpm:([A-Za-z][\w-]*)", text)}
+            used |= {ns + name for name in re.findall(re.escape(ns) + r"([A-Za-z]\w*)", text)}
+    ontology = rdflib.Graph()
+    for path in resource_dir("ontology").glob("*.ttl"):
+        ontology.parse(path, format="turtle")
+    missing = []
+    for term in sorted(used):
+        node = rdflib.URIRef(term)
+        langs = {(p, o.language) for p in (rdflib.RDFS.label, rdflib.RDFS.comment) for o in ontology.objects(node, p)}
+        if not {(p, lang) for p in (rdflib.RDFS.label, rdflib.RDFS.comment) for lang in ("fr", "en")} <= langs:
+            missing.append(term.removeprefix(ns))
+    assert not missing, f"undocumented in ontology/: {missing}"
