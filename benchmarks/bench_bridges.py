@@ -1,4 +1,4 @@
-"""Speed of the bridges at national scale: ``python benchmarks/bench_bridges.py [--certifications N]``.
+"""Speed of the bridges at national scale: ``python benchmarks/bench_bridges.py [--certifications N | --store DIR]``.
 
 1. Builds the real graph (5 seed fiches, ROME v347, NSF) and adds a synthetic national-scale register of
    *N* certifications (default 25 000): the synthetic France Compétences export of issue 3
@@ -13,8 +13,12 @@
    shortlists written to ``graph/bridges``; quads, seconds, peak RSS), then a second call (input unchanged:
    kept).
 3. Times :meth:`Bridges.bridges` for random certifications in-process (p50 / p95 / max) on the on-disk
-   store, with the time per named query, and over HTTP through a minimal JSON view served by waitress on
-   loopback (what the explorer's bridges page does), and :meth:`Bridges.gap`.
+   store (independent queries of one answer in threads, as the explorer runs them), with the time per named
+   query, :meth:`Bridges.gap`, and over HTTP: the explorer's ``/certification/<id>/passerelles.json``
+   (``create_app`` served by waitress on loopback).
+
+With ``--store DIR`` steps 1 and 2 are skipped: DIR is timed as it is (e.g. ``WORKDIR/store`` of
+``benchmarks/bench_import.py``, the national export imported as a user imports it).
 
 Targets (docs/bridges.md): ≤ 20 ms p95 in-process, ≤ 50 ms p95 over HTTP.
 """
@@ -129,43 +133,29 @@ def percentiles(samples: list[float]) -> str:
     return f"p50 {statistics.median(s):6.1f} ms   p95 {p95:6.1f} ms   max {s[-1]:6.1f} ms   (n={len(s)})"
 
 
-def serve_json(bridges, port: int):
-    """A minimal JSON view over HTTP (Flask + waitress), like the explorer's bridges page."""
-    from flask import Flask, jsonify
+def serve_explorer(settings, port: int):
+    """The explorer itself (``create_app``, waitress on loopback, 4 threads as ``cqpm-graph serve``): its
+    ``/certification/<id>/passerelles.json`` is what the bridges page and integrators call."""
     from waitress.server import create_server
 
-    app = Flask("bench-bridges")
+    from cqpm_graph.webapp import create_app
 
-    @app.get("/bridges/<cid>.json")
-    def view(cid):
-        return jsonify(bridges.bridges(cid, top=10).to_dict())
-
-    server = create_server(app, host="127.0.0.1", port=port, threads=4)
+    server = create_server(create_app(settings), host="127.0.0.1", port=port, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
     return server, server.effective_port
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--certifications", type=int, default=25000)
-    parser.add_argument("--own-generator", action="store_true",
-                        help="use this script's generator even when cqpm_graph.fc.synthetic is there")
-    parser.add_argument("--queries", type=int, default=200, help="timed bridges calls per mode")
-    parser.add_argument("--port", type=int, default=0, help="HTTP port (0: any free one)")
-    parser.add_argument("--keep", action="store_true", help="keep the generated store (printed at the end)")
-    args = parser.parse_args(argv)
-
+def national_store(args, tmp: Path):
+    """Set-up (step 1 and 2 of the module doc) in *tmp*: ``(settings, identifiers of the synthetic
+    certifications)``."""
     import resource
-    from collections import defaultdict
 
-    from cqpm_graph.bridges import Bridges, StoreRunner
     from cqpm_graph.bridges.similarity import load_similarity
     from cqpm_graph.build import build
     from cqpm_graph.config import Settings
     from cqpm_graph.store import new_build, open_store
     from cqpm_graph.uris import URIScheme
 
-    tmp = Path(tempfile.mkdtemp(prefix="cqpm-bench-"))
     seeds = Settings(store=tmp / "seeds")
     t = time.perf_counter()
     build(seeds, validate=False)
@@ -208,8 +198,43 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         again = load_similarity(store, uris)
         print(f"similarity again, input unchanged: {time.perf_counter() - t:.2f} s ({again} quads written)")
+        store.optimize()  # as an import of this size ends (cqpm_graph.fc.importer.COMPACT_FROM)
+    return settings, ids
 
-    store = open_store(settings)
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path, default=None,
+                        help="time an existing store (e.g. the import benchmark's WORKDIR/store) instead of "
+                             "building one; its certifications other than the seeds are sampled")
+    parser.add_argument("--certifications", type=int, default=25000)
+    parser.add_argument("--own-generator", action="store_true",
+                        help="use this script's generator even when cqpm_graph.fc.synthetic is there")
+    parser.add_argument("--queries", type=int, default=200, help="timed bridges calls per mode")
+    parser.add_argument("--port", type=int, default=0, help="HTTP port (0: any free one)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated store (printed at the end)")
+    args = parser.parse_args(argv)
+
+    from collections import defaultdict
+
+    from calibrate import machine_speed
+    from cqpm_graph.bridges import Bridges, StoreRunner
+    from cqpm_graph.config import Settings
+    from cqpm_graph.store import open_store, select
+
+    print(f"machine speed (benchmarks/calibrate.py): {json.dumps(machine_speed())}")
+    tmp = None
+    if args.store:
+        settings = Settings(store=args.store)
+        store = open_store(settings)
+        ids = sorted(r["id"] for r in select(store, f"""SELECT ?id WHERE {{ GRAPH ?g {{
+            ?c a <{CQPM}Certification> ; <{DCT}identifier> ?id }}
+            FILTER STRSTARTS(STR(?g), "{settings.base_uri}graph/france-competences/") }}"""))
+        print(f"store {args.store}: {len(store):,} quads, {len(ids):,} imported certifications")
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix="cqpm-bench-"))
+        settings, ids = national_store(args, tmp)
+        store = open_store(settings)
     per_query: dict[str, list[float]] = defaultdict(list)
     store_runner = StoreRunner(store)
 
@@ -218,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = store_runner(name, params)
         per_query[name].append(1000 * (time.perf_counter() - t0))
         return rows
+    timed.concurrent = store_runner.concurrent  # the explorer's runner sends independent queries at once
 
     bridges = Bridges(timed)
     rng = random.Random(11)
@@ -232,8 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         times.append(1000 * (time.perf_counter() - t))
         sizes.append(len(result.bridges))
     print(f"bridges in-process (top 10): {percentiles(times)}; bridges per answer: mean {statistics.mean(sizes):.1f}")
+    print("    time per named query (queries of one answer overlap: they run in threads)")
     for name, ms in sorted(per_query.items(), key=lambda kv: -sum(kv[1])):
-        print(f"    {name:24} {len(ms):4} calls, mean {statistics.mean(ms):6.2f} ms, {percentiles(ms)}")
+        print(f"    {name:28} {len(ms):4} calls, mean {statistics.mean(ms):6.2f} ms, {percentiles(ms)}")
 
     gtimes = []
     for cid in sample[:50]:
@@ -244,10 +271,11 @@ def main(argv: list[str] | None = None) -> int:
             gtimes.append(1000 * (time.perf_counter() - t))
     if gtimes:
         print(f"gap in-process:              {percentiles(gtimes)}")
+    del bridges, store_runner, store  # the explorer opens the store itself
 
-    server, port = serve_json(bridges, args.port)
+    server, port = serve_explorer(settings, args.port)
     try:
-        url = f"http://127.0.0.1:{port}/bridges/%s.json"
+        url = f"http://127.0.0.1:{port}/certification/%s/passerelles.json?top=10"
         for cid in sample[:10]:
             urllib.request.urlopen(url % cid).read()
         htimes = []
@@ -256,13 +284,13 @@ def main(argv: list[str] | None = None) -> int:
             data = json.loads(urllib.request.urlopen(url % cid).read())
             htimes.append(1000 * (time.perf_counter() - t))
             assert data["certification"] == cid
-        print(f"bridges over HTTP (JSON):    {percentiles(htimes)}")
+        print(f"bridges over HTTP (explorer, JSON): {percentiles(htimes)}")
+        print(f"machine speed after: {json.dumps(machine_speed())}")
     finally:
         server.close()
-        del bridges, store
-        if not args.keep:
+        if tmp is not None and not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
-        else:
+        elif tmp is not None:
             print(f"store kept in {settings.store}")
     return 0
 

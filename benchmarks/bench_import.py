@@ -13,7 +13,9 @@ Steps, each in its own process so that its peak RSS (``resource.getrusage``, sel
    the live store and keeps the imported graphs), validation off;
 5. ``validate``: :func:`cqpm_graph.shacl_fast.validate_fast` of the whole store with every ``shapes/*.ttl``.
 
-Prints one JSON line per step and a summary; results go in docs/benchmarks.md.
+Prints one JSON line per step and a summary with the machine's speed before and after
+(``benchmarks/calibrate.py``: the benchmark machine is shared and its speed varies); results go in
+docs/benchmarks.md.
 """
 from __future__ import annotations
 
@@ -121,6 +123,8 @@ def main(argv=None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cqpm-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     store = workdir / "store"
+    from calibrate import machine_speed
+    speed_before = machine_speed()
     results = {}
     export = None
     for name in ("generate", "seed-build", "import", "build", "validate"):
@@ -137,7 +141,8 @@ def main(argv=None) -> int:
     print(json.dumps({"summary": {"import_plus_build_s": round(total, 1), "peak_rss_mib": peak,
                                   "validation_s": results["validate"]["seconds"],
                                   "validation_peak_rss_mib": results["validate"]["peak_rss_mib"],
-                                  "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"}}))
+                                  "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+                                  "machine_speed": {"before": speed_before, "after": machine_speed()}}}))
     return 0
 
 

@@ -67,10 +67,6 @@ COUNTED_CLASSES = {
 }
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def parse_all(fiches_dir: Path, progress: Progress = lambda _m: None) -> list[Fiche]:
     """Parse every ``*.txt`` fiche of *fiches_dir*, sorted by file name.
 

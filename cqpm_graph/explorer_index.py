@@ -35,10 +35,12 @@ national scale) and faster, but would change what matches (``19453`` would no lo
 
 Where the file lives
 --------------------
-* written **at build time** into the build directory (``<store>/builds/<stamp>/explorer-index.sqlite``,
-  :data:`INDEX_FILE`) by :func:`write_build_index`, called by :func:`cqpm_graph.store.new_build` before the
-  swap: it is then swapped atomically with the graph it describes and deleted with it. RocksDB leaves
-  files it does not know alone, and a checkpoint (``from_live``) does not copy them;
+* written ahead into the build directory (``<store>/builds/<stamp>/explorer-index.sqlite``,
+  :data:`INDEX_FILE`) by :func:`write_build_index` — ``python -m cqpm_graph.explorer_index --store DIR``,
+  e.g. right after an import, before serving: it then lives and dies with the graph it describes (a
+  later build or import makes a new build directory). RocksDB leaves files it does not know alone, and a
+  checkpoint (``from_live``) does not copy them. ``build`` and ``import-fc`` do not write it themselves:
+  at national scale it takes about a minute, which the explorer can spend in the background instead;
 * otherwise the explorer builds it once per build into its cache directory (see
   :mod:`cqpm_graph.webapp.directory`), in the background at national scale.
 

@@ -237,22 +237,25 @@ def term_to_python(term):
     if isinstance(term, (ox.NamedNode, ox.BlankNode)):
         return term.value
     if isinstance(term, ox.Literal):
-        dt = term.datatype.value if term.datatype else ""
-        v = term.value
-        try:
-            if dt.endswith(("#integer", "#int", "#long", "#nonNegativeInteger", "#positiveInteger", "#short")):
-                return int(v)
-            if dt.endswith(("#decimal", "#double", "#float")):
-                return float(v)
-            if dt.endswith("#boolean"):
-                return v in ("true", "1")
-            if dt.endswith("#date"):
-                import datetime
-                return datetime.date.fromisoformat(v)
-        except ValueError:
-            return v
-        return v
+        return _literal_value(term.value, term.datatype.value if term.datatype else "")
     return str(term)
+
+
+def _literal_value(v: str, dt: str):
+    """A literal's Python value from its lexical form *v* and datatype IRI *dt* (see :func:`term_to_python`)."""
+    try:
+        if dt.endswith(("#integer", "#int", "#long", "#nonNegativeInteger", "#positiveInteger", "#short")):
+            return int(v)
+        if dt.endswith(("#decimal", "#double", "#float")):
+            return float(v)
+        if dt.endswith("#boolean"):
+            return v in ("true", "1")
+        if dt.endswith("#date"):
+            import datetime
+            return datetime.date.fromisoformat(v)
+    except ValueError:
+        return v
+    return v
 
 
 def term_to_json(term) -> dict:
@@ -296,32 +299,17 @@ def serialized_rows(result: ox.QuerySolutions) -> list[dict]:
 
     data = json.loads(result.serialize(format=ox.QueryResultsFormat.JSON))
     names = data["head"]["vars"]
-    return [{name: _json_to_python(b[name]) for name in names if name in b} for b in data["results"]["bindings"]]
+    return [{name: json_term_to_python(b[name]) for name in names if name in b} for b in data["results"]["bindings"]]
 
 
-_XSD = "http://www.w3.org/2001/XMLSchema#"
-
-
-def _json_to_python(term: dict):
-    """A SPARQL JSON term as :func:`term_to_python` converts the pyoxigraph term."""
+def json_term_to_python(term: dict):
+    """A term of the SPARQL 1.1 Query Results JSON format (``{"type": "literal", "value": …, "datatype": …}``)
+    as the same Python value :func:`term_to_python` gives for the pyoxigraph term."""
     kind = term.get("type")
     if kind in ("uri", "bnode"):
         return term["value"]
     if kind in ("literal", "typed-literal"):
-        dt, v = term.get("datatype", ""), term["value"]
-        try:
-            if dt.endswith(("#integer", "#int", "#long", "#nonNegativeInteger", "#positiveInteger", "#short")):
-                return int(v)
-            if dt.endswith(("#decimal", "#double", "#float")):
-                return float(v)
-            if dt.endswith("#boolean"):
-                return v in ("true", "1")
-            if dt.endswith("#date"):
-                import datetime
-                return datetime.date.fromisoformat(v)
-        except ValueError:
-            return v
-        return v
+        return _literal_value(term["value"], term.get("datatype", ""))
     return str(term.get("value", term))
 
 

@@ -4,7 +4,8 @@ search, the ROME / NSF indexes and the certifications of a concept.
 They read the **explorer index** of the build being served (:mod:`cqpm_graph.explorer_index`: a SQLite file
 with FTS5), found, in order:
 
-1. in the live build directory (``<store>/builds/<stamp>/explorer-index.sqlite``), written at build time;
+1. in the live build directory (``<store>/builds/<stamp>/explorer-index.sqlite``), written ahead by
+   ``python -m cqpm_graph.explorer_index --store DIR``;
 2. in the explorer's cache directory, ``<cache>/<build id>/explorer-index-v<N>.sqlite``, written by an
    earlier run of the explorer for the same build;
 3. otherwise the explorer builds it: in memory and at once for a small graph (≤ :data:`SMALL`

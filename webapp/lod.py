@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from cqpm_graph.digest import sha256_file
 from cqpm_graph.uris import KINDS, PREFIXES, URIScheme
 
 RDF_TYPE = PREFIXES["rdf"] + "type"
@@ -440,15 +441,6 @@ def dump_path(cache: Cache, backend, name: str) -> Path:
     """The cached dump file *name* (a key of :data:`DUMPS`), generated on first request for this build."""
     fmt = DUMPS[name][0]
     return cache.file(backend.build_id(), name, lambda fh: write_dump(backend, fmt, fh))
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def sums_path(cache: Cache, backend) -> Path:

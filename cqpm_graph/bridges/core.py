@@ -372,13 +372,7 @@ class Bridges:
 
         shown = candidates if top is None else ranked
         infos.update(self.certifications([c for c in shown if c not in infos]))
-        bridges = [Bridge(certification=c, score=round(self._score(signals[c]), 4),
-                          evidence=_sorted_evidence(evidence[c]),
-                          title=infos[c].title if c in infos else c,
-                          signals={k: round(signals[c].get(k, 0.0), 4) for k in KINDS})
-                   for c in shown]
-        bridges = [b for b in bridges if b.score > 0]
-        bridges.sort(key=lambda b: (-b.score, b.certification))
+        bridges = self._bridges_of(shown, signals, evidence, infos)
         if top is not None:
             bridges = bridges[:top]
         return BridgesResult(a, source.title, bridges, held_blocks=sorted(held) if held_blocks else None)
@@ -480,15 +474,20 @@ class Bridges:
         kept.sort(key=lambda c: (-self._score(signals[c]), c))
         self._rome_competence_signal(a, kept[:REFINE_LIMIT if top is None else min(REFINE_LIMIT, top)],
                                      signals, evidence, indexed=True)
+        bridges = self._bridges_of(kept, signals, evidence, infos)
+        self._ahead.clear()  # a query sent ahead and not asked for (none, unless a step changed)
+        return BridgesResult(a, source.title, bridges)
+
+    def _bridges_of(self, candidates, signals: dict, evidence: dict, infos: dict) -> list["Bridge"]:
+        """The :class:`Bridge` of each candidate with a positive score, best first (then by identifier)."""
         bridges = [Bridge(certification=c, score=round(self._score(signals[c]), 4),
                           evidence=_sorted_evidence(evidence[c]),
                           title=infos[c].title if c in infos else c,
                           signals={k: round(signals[c].get(k, 0.0), 4) for k in KINDS})
-                   for c in kept]
+                   for c in candidates]
         bridges = [b for b in bridges if b.score > 0]
         bridges.sort(key=lambda b: (-b.score, b.certification))
-        self._ahead.clear()  # a query sent ahead and not asked for (none, unless a step changed)
-        return BridgesResult(a, source.title, bridges)
+        return bridges
 
     def _refine_bonus(self) -> float:
         """Most that the refining signals (ROME, NSF, level) can add to a score."""

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 import pyoxigraph as ox
 
 from .. import queries as queries_mod
-from ..store import query as store_query, serialized_rows, solutions_to_rows, term_to_python
+from ..store import json_term_to_python, query as store_query, serialized_rows, solutions_to_rows
 
 Params = Mapping[str, str | Sequence[str] | None]
 Runner = Callable[[str, Params], list[dict]]
@@ -190,17 +190,4 @@ class EndpointRunner:
         params = {k: v for k, v in params.items() if v is not None}
         self._client.setQuery(render_with_lists(query, params))
         data = self._client.queryAndConvert()
-        return [{k: _json_value(v) for k, v in b.items()} for b in data["results"]["bindings"]]
-
-
-_XSD = "http://www.w3.org/2001/XMLSchema#"
-
-
-def _json_value(binding: dict):
-    """A SPARQL JSON results term as the same Python value :func:`term_to_python` gives."""
-    if binding["type"] in ("uri", "bnode"):
-        return binding["value"]
-    dt = binding.get("datatype")
-    if dt:
-        return term_to_python(ox.Literal(binding["value"], datatype=ox.NamedNode(dt)))
-    return binding["value"]
+        return [{k: json_term_to_python(v) for k, v in b.items()} for b in data["results"]["bindings"]]

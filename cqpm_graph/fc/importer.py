@@ -23,7 +23,6 @@ lacks them (first build, another base URI).
 from __future__ import annotations
 
 import datetime
-import hashlib
 import itertools
 import json
 import os
@@ -38,6 +37,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from ..config import Settings
+from ..digest import sha256_file
 from ..store import NQuadsStream, new_build
 from ..uris import URIScheme
 from .csv_export import MEMBER_RE, export_date_from_name, member_name, read_csv_export
@@ -86,15 +86,6 @@ class ImportReport:
     numbers: list[str] = field(default_factory=list)
     validation: object | None = None
     seconds: float = 0.0
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes (read by 1 MiB chunks)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def export_kind(path: Path) -> str:
