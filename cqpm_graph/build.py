@@ -28,7 +28,7 @@ from .mapping import FicheMapper
 from .model import Fiche
 from .rdfterms import RDF_TYPE, iri, lit
 from .resources import data_dir, ontology_dir
-from .store import new_build
+from .store import drop_graph, new_build
 from .uris import CQPM, DCTERMS, PROV, SCHEMA, VOID, URIScheme
 
 Progress = Callable[[str], None]
@@ -230,7 +230,7 @@ def keep_imported_graphs(store: ox.Store, uris: URIScheme, store_dir: Path,
         if (keep_imports and name.startswith(prefixes)) or name in same:
             kept.add(name)
         elif name != bridges:
-            store.remove_graph(graph)
+            drop_graph(store, graph)  # the ROME graph is large: in chunks
     store.clear_graph(ox.DefaultGraph())
     return kept
 

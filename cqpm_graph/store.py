@@ -99,6 +99,34 @@ def new_build(store_dir: Path, from_live: bool = False, optimize: bool = True) -
         shutil.rmtree(previous, ignore_errors=True)
 
 
+#: Quads deleted per transaction by :func:`drop_graph`.
+DROP_CHUNK = 50_000
+
+
+def drop_graph(store: ox.Store, graph: ox.NamedNode, chunk: int = DROP_CHUNK) -> None:
+    """Remove the named graph *graph* and its quads from *store*, in transactions of at most *chunk* quads.
+
+    ``Store.remove_graph`` deletes a graph in one transaction, which holds every deletion in memory: for
+    the 1.46 M quads of a national ``graph/bridges`` it peaked at 2 GiB of RSS and took 90 s here, against
+    1 GiB and 63–75 s by chunks of 20,000–100,000 (SPARQL ``DELETE`` of a ``LIMIT``-ed sub-SELECT). A graph
+    of at most *chunk* quads is removed in one transaction.
+
+    :raises OSError: from the store.
+    """
+    import itertools
+
+    if not store.contains_named_graph(graph):
+        return
+    quads = store.quads_for_pattern(None, None, None, graph)
+    if next(itertools.islice(quads, chunk, None), None) is not None:  # more than one chunk
+        g = f"<{graph.value}>"
+        delete = (f"DELETE {{ GRAPH {g} {{ ?s ?p ?o }} }} WHERE {{ {{ SELECT ?s ?p ?o WHERE {{ GRAPH {g} "
+                  f"{{ ?s ?p ?o }} }} LIMIT {chunk} }} }}")
+        while next(store.quads_for_pattern(None, None, None, graph), None) is not None:
+            store.update(delete)
+    store.remove_graph(graph)
+
+
 #: Quads per bulk load of an :class:`NQuadsStream`: pyoxigraph's loader keeps every quad of a call in memory
 #: until it has indexed them (~1 KB a quad at peak) and runs up to two batches of a million at once; calls
 #: of 700,000, two at a time, hold ~1.3 GiB at most (measured: docs/benchmarks.md). Fewer, larger calls

@@ -379,3 +379,24 @@ def test_every_cqpm_term_written_or_queried_is_documented_in_the_ontology(import
         if not {(p, lang) for p in (rdflib.RDFS.label, rdflib.RDFS.comment) for lang in ("fr", "en")} <= langs:
             missing.append(term.removeprefix(ns))
     assert not missing, f"undocumented in ontology/: {missing}"
+
+
+def test_an_import_that_changes_fiches_replaces_graph_bridges_exactly(built_store, tmp_path, monkeypatch):
+    """The seeds' graph/bridges exists; an import adds fiches: the old graph is dropped in the background (in
+    chunks: a tiny chunk here, so that the drop really takes many transactions) while the new one waits in
+    its spool; the result is exactly what a computation from scratch on the final store gives."""
+    import cqpm_graph.store as store_mod
+    from cqpm_graph.bridges import similarity as sim
+    monkeypatch.setattr(store_mod.drop_graph, "__defaults__", (25,))  # chunk=25
+    settings = copy_store(built_store, tmp_path / "store")
+    before = dump(settings, f"{BASE}graph/bridges")
+    assert len(before) > 25 * 4
+    import_export(settings, CSV_EXPORT, validate=False)
+    after = dump(settings, f"{BASE}graph/bridges")
+    store = ox.Store.read_only(str(live_path(settings.store)))
+    scratch = ox.Store()
+    scratch.bulk_extend(q for q in store if q.graph_name.value != f"{BASE}graph/bridges")
+    expected = sim.similarity_quads(scratch, URIS)
+    got = {q for q in store.quads_for_pattern(None, None, None, ox.NamedNode(f"{BASE}graph/bridges"))}
+    assert {str(q) for q in got} == {str(q) for q in expected}, "graph/bridges differs from a computation from scratch"
+    assert after != before

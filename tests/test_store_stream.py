@@ -1,4 +1,5 @@
-"""NQuadsStream: N-Quads text streamed to pyoxigraph's bulk loader in bounded batches, several at once."""
+"""NQuadsStream: N-Quads text streamed to pyoxigraph's bulk loader in bounded batches, several at once;
+drop_graph: a graph removed in bounded transactions."""
 from __future__ import annotations
 
 import pyoxigraph as ox
@@ -6,7 +7,7 @@ import pytest
 
 from cqpm_graph.fc.mapping import FCMapper
 from cqpm_graph.fc.xml_export import read_xml_export
-from cqpm_graph.store import NQuadsStream
+from cqpm_graph.store import NQuadsStream, drop_graph
 from test_fc_helpers import URIS, XML_EXPORT
 
 
@@ -48,3 +49,23 @@ def test_cut_lets_the_loads_finish_in_the_background():
     stream.cut()  # the producer may do something else here
     stream.close()
     assert len(store) == stream.quads
+
+
+@pytest.mark.parametrize("chunk", [7, 100, 10**6])
+def test_drop_graph_removes_exactly_one_graph_whatever_the_chunk(chunk, tmp_path):
+    """The fiche graphs of the XML fixture (literals with language tags and datatypes) and blank nodes, on
+    disk: the graph dropped is gone, quads and name, the others are untouched."""
+    store = ox.Store(str(tmp_path / "db"))
+    store.bulk_load("".join(_texts()).encode(), format=ox.RdfFormat.N_QUADS)
+    graphs = sorted(store.named_graphs(), key=str)
+    victim, kept = graphs[0], graphs[1:]
+    for i in range(30):
+        store.add(ox.Quad(ox.BlankNode(f"b{i}"), ox.NamedNode("http://example.org/p"), ox.Literal(str(i)), victim))
+    expected = sorted(str(q) for q in store if q.graph_name != victim)
+    size = sum(1 for _ in store.quads_for_pattern(None, None, None, victim))
+    assert size > 7 * 3  # several chunks when chunk is 7
+    drop_graph(store, victim, chunk=chunk)
+    assert not store.contains_named_graph(victim)
+    assert sorted(str(q) for q in store) == expected
+    assert sorted(store.named_graphs(), key=str) == kept
+    drop_graph(store, victim, chunk=chunk)  # already gone: nothing to do

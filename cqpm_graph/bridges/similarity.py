@@ -1032,10 +1032,15 @@ class BridgesJob:
 
     1. :meth:`read` reads the certifications, blocs and capacities — the rows in hand and the other graphs
        only, which the import does not write: it may run while the import's graphs are being bulk-loaded;
-    2. :meth:`write`, once every load is complete, drops the old graph and computes the bloc equivalences,
-       the capacity similarities (streamed to the bulk loader chunk by chunk, as they come: the loader
-       indexes them while the next chunks are computed) and the shortlists (lineage, ROME and NSF read
-       then).
+    2. :meth:`write`, once every load is complete, computes the bloc equivalences, the capacity
+       similarities (streamed to the bulk loader chunk by chunk, as they come: the loader indexes them while
+       the next chunks are computed) and the shortlists (lineage, ROME and NSF read then).
+
+    The old ``graph/bridges`` is dropped in a background thread (:meth:`drop_old`, started by the import as
+    soon as it knows that fiches changed, else by :meth:`write`): a national one takes about a minute to
+    delete, which then overlaps the reading and the computation (pyoxigraph releases the GIL). What
+    :meth:`write` produces meanwhile waits in a temporary file, and goes to the loader once the old quads
+    are gone. :meth:`close` waits for the thread (call it before the store is closed or discarded).
 
     :param rows: the blocs and capacities of fiches just loaded (:class:`CorpusRows`), or ``None`` to read
         everything from the store.
@@ -1048,6 +1053,35 @@ class BridgesJob:
         self.store, self.uris, self.rows, self.progress = store, uris, rows, progress
         self.started = time.monotonic()
         self.corpus: Corpus | None = None
+        self._dropping = None
+        self._drop_error: BaseException | None = None
+
+    def drop_old(self) -> None:
+        """Start dropping the old ``graph/bridges`` (if any) in a background thread."""
+        import threading
+
+        from ..store import drop_graph
+
+        graph = ox.NamedNode(str(self.uris.graph("bridges")))
+        if self._dropping is not None or not self.store.contains_named_graph(graph):
+            return
+
+        def drop() -> None:
+            try:
+                drop_graph(self.store, graph)  # in chunks: bounded memory
+            except BaseException as exc:  # re-raised by close()
+                self._drop_error = exc
+        self._dropping = threading.Thread(target=drop, name="cqpm-drop-bridges", daemon=True)
+        self._dropping.start()
+
+    def close(self) -> None:
+        """Wait for the drop of the old ``graph/bridges``; re-raise its error, if any."""
+        if self._dropping is not None:
+            self._dropping.join()
+            self._dropping = None
+        if self._drop_error is not None:
+            error, self._drop_error = self._drop_error, None
+            raise error
 
     def read(self) -> None:
         """Step 1: read the certifications, blocs and capacities with their wordings."""
@@ -1069,17 +1103,16 @@ class BridgesJob:
         from ..store import NQuadsStream
         from .corpus import read_signals
 
+        self.drop_old()
         if self.corpus is None:
             self.read()
         store, uris, corpus = self.store, self.uris, self.corpus
-        graph = ox.NamedNode(str(uris.graph("bridges")))
-        if store.contains_named_graph(graph):
-            store.remove_graph(graph)
         result = BridgesGraph({}, {}, {}, fingerprint)
-        g = f"<{graph.value}>"
+        g = f"<{uris.graph('bridges')}>"
         # our own N-Quads: loaded leniently while the rest is computed, in smaller batches than an
         # import's (the corpus and the mappings are in memory meanwhile)
-        with NQuadsStream(store, batch=BRIDGES_BATCH) as stream:
+        with NQuadsStream(store, batch=BRIDGES_BATCH) as loader:
+            stream = _AfterDrop(loader, self)
             labels = {iri: words[0] for iri, (_cert, words) in corpus.capacities.items()}
             result.bloc_pairs = equivalent_blocs(corpus.blocs, labels)
             del labels
@@ -1098,8 +1131,42 @@ class BridgesJob:
             self.corpus = None
             _stream_lines(stream, result.header_nquads(uris))
             _stream_lines(stream, result.shortlist_nquads(uris))
-        self.progress(f"      graph/bridges : {stream.quads} triplets en {time.monotonic() - self.started:.1f} s")
-        return stream.quads
+            stream.flush()
+        self.progress(f"      graph/bridges : {loader.quads} triplets en {time.monotonic() - self.started:.1f} s")
+        return loader.quads
+
+
+class _AfterDrop:
+    """Writes to the loader *stream* once the *job*'s drop of the old ``graph/bridges`` is over; until then
+    into a temporary file (a bulk load must not write the keys a transaction is deleting)."""
+
+    def __init__(self, stream, job: BridgesJob):
+        import tempfile
+
+        self.stream, self.job = stream, job
+        self.spool = tempfile.TemporaryFile() if job._dropping is not None else None
+
+    def write(self, text: str, quads: int) -> None:
+        if self.spool is not None and self.job._dropping.is_alive():
+            self.spool.write(text.encode("utf-8"))
+            return
+        self.flush()
+        self.stream.write(text, quads)
+
+    def cut(self) -> None:
+        self.flush()
+        self.stream.cut()
+
+    def flush(self) -> None:
+        """Wait for the drop, then hand the spooled lines to the loader."""
+        if self.spool is None:
+            return
+        spool, self.spool = self.spool, None
+        with spool:
+            self.job.close()
+            spool.seek(0)
+            for lines in iter(lambda: list(itertools.islice(spool, WRITE_CHUNK)), []):
+                self.stream.write(b"".join(lines), len(lines))
 
 
 def _stream_lines(stream, lines: Iterator[str]) -> None:
@@ -1120,8 +1187,8 @@ def load_similarity(store: ox.Store, uris: URIScheme, progress=lambda _m: None, 
 
     When *store* already holds a ``graph/bridges`` whose input fingerprint (:func:`input_fingerprint`)
     equals the current one, it is kept and nothing is computed (returns 0) unless *force*. Otherwise the old
-    graph is dropped and the new one streamed to the bulk loader while it is written
-    (:class:`cqpm_graph.store.NQuadsStream`).
+    graph is dropped (in the background, in chunks) and the new one streamed to the bulk loader while it is
+    written (:class:`cqpm_graph.store.NQuadsStream`).
 
     :param store: a writable pyoxigraph store holding the certifications (call after fiches and imports are
         loaded).
@@ -1135,4 +1202,8 @@ def load_similarity(store: ox.Store, uris: URIScheme, progress=lambda _m: None, 
     if not force and stored_fingerprint(store, uris) == fingerprint:
         progress("      graph/bridges à jour (empreinte des données inchangée) : conservé")
         return 0
-    return BridgesJob(store, uris, rows, progress).write(fingerprint)
+    job = BridgesJob(store, uris, rows, progress)
+    try:
+        return job.write(fingerprint)
+    finally:
+        job.close()

@@ -247,7 +247,8 @@ class ExportLoad:
         return report
 
 
-#: An import that writes at least this many quads compacts the store (:meth:`pyoxigraph.Store.optimize`).
+#: An import that writes at least this many quads (fiches and graph/bridges) compacts the store
+#: (:meth:`pyoxigraph.Store.optimize`).
 COMPACT_FROM = 1_000_000
 
 
@@ -359,18 +360,25 @@ def import_export(settings: Settings, path: Path | str, *, validate: bool = True
         # wordings are read while the last graphs are being indexed (from the rows and the other graphs
         # only), the similarities computed once the loads are complete.
         job = BridgesJob(store, uris, rows, progress)
-        if load.changed:
-            job.read()
-        load.finish()
-        progress(f"      {report.fiches} fiches, {report.quads} triplets ({report.replaced} graphes remplacés, "
-                 f"{report.unchanged} inchangés)")
-        fingerprint = input_fingerprint(store, uris)
-        if stored_fingerprint(store, uris) == fingerprint:
-            progress("      graph/bridges à jour (empreinte des données inchangée) : conservé")
-        else:
-            job.write(fingerprint)
+        written = load.changed_quads
+        try:
+            if load.changed:
+                # a changed or new fiche changes the input fingerprint: the old graph/bridges goes, in the
+                # background while the rest is read and computed
+                job.drop_old()
+                job.read()
+            load.finish()
+            progress(f"      {report.fiches} fiches, {report.quads} triplets ({report.replaced} graphes remplacés, "
+                     f"{report.unchanged} inchangés)")
+            fingerprint = input_fingerprint(store, uris)
+            if not load.changed and stored_fingerprint(store, uris) == fingerprint:
+                progress("      graph/bridges à jour (empreinte des données inchangée) : conservé")
+            else:
+                written += job.write(fingerprint)
+        finally:
+            job.close()  # never leave a thread on a store about to be swapped in or discarded
         del rows, job
-        if load.changed_quads >= COMPACT_FROM:
+        if written >= COMPACT_FROM:  # a national export, or a national graph/bridges replaced
             # many bulk loads leave many overlapping files, which every query must look into: compacted,
             # the national store answers the bridges queries 1.3-1.5 times faster (docs/benchmarks.md)
             started_compaction = time.monotonic()
