@@ -20,9 +20,12 @@ def command(path, no_validate, quiet, settings) -> None:
     """Import PATH, a France Compétences open-data export, into the graph.
 
     PATH is export-fiches-csv-YYYY-MM-DD.zip (ten CSV files) or export-fiches-rncp-v4-x-YYYY-MM-DD
-    (.zip or .xml). Each fiche goes to its own named graph graph/france-competences/<number>; re-importing
-    replaces those graphs; the export is kept under <store>/imports/ so that `cqpm-graph build` keeps it.
-    Bad input or a SHACL violation leaves the store unchanged and exits with status 1.
+    (.zip or .xml). Each fiche goes to its own named graph graph/france-competences/<number>, which records
+    a digest of its content: importing the same export again changes nothing, and a newer export replaces
+    only the fiches whose content changed (the others, and their lineage, are kept). The bridges
+    (graph/bridges) are recomputed when a fiche changed. The export is kept under <store>/imports/ so that
+    `cqpm-graph build` keeps it. Bad input or a SHACL violation leaves the store unchanged and exits with
+    status 1.
     """
     def progress(message: str) -> None:
         if not quiet:
