@@ -216,6 +216,14 @@ class NQuadsStream:
         self._in_batch += quads
         self.quads += quads
 
+    def write_file(self, fh, lines: int = 20_000) -> None:
+        """Queue the N-Quads lines of the binary file *fh* (one quad a line, read from its current position)
+        for loading, *lines* at a time: a spool written earlier, e.g. while the loads had to wait."""
+        import itertools
+
+        for chunk in iter(lambda: list(itertools.islice(fh, lines)), []):
+            self.write(b"".join(chunk), len(chunk))
+
     def cut(self) -> None:
         """End the batch being written, so that its load completes in the background while the caller does
         something else (:meth:`close` waits for it); a later :meth:`write` starts a new batch."""

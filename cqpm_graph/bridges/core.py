@@ -596,13 +596,8 @@ class Bridges:
             items[r["certification"]].add(r["item"])
         for other in others:
             shared = sorted(set(mine) & set(items.get(other, {})))
-            if not shared:
-                continue
-            item = {"kind": "rome", "relation": "shared-savoir-faire", "shared": len(shared), "of": len(mine),
-                    "example": mine[shared[0]]}
-            evidence[other].append(item)
-            signals[other]["rome"] = max(signals[other].get("rome", 0.0),
-                                         ROME_COMPETENCE_FACTOR * len(shared) / len(mine))
+            if shared:
+                _credit_savoir_faire(other, shared, len(mine), mine[shared[0]], signals, evidence)
 
     def _rome_competence_from_index(self, a, others, signals, evidence):
         savoir_faire: dict[str, set[str]] = defaultdict(set)
@@ -626,10 +621,7 @@ class Bridges:
         examples = sorted({shared[0] for shared in shared_of.values()})
         labels = {r["item"]: r.get("label", "") for r in self.run("bridge-rome-item-labels", {"item": examples})}
         for other, shared in shared_of.items():
-            evidence[other].append({"kind": "rome", "relation": "shared-savoir-faire", "shared": len(shared),
-                                    "of": len(mine), "example": labels.get(shared[0], "")})
-            signals[other]["rome"] = max(signals[other].get("rome", 0.0),
-                                         ROME_COMPETENCE_FACTOR * len(shared) / len(mine))
+            _credit_savoir_faire(other, shared, len(mine), labels.get(shared[0], ""), signals, evidence)
 
     def _nsf_signal(self, a, others, signals, evidence, query: str = "bridge-nsf"):
         best: dict[tuple[str, str, str], tuple[str, str]] = {}
@@ -800,6 +792,14 @@ class Shortlist:
 
 #: Queries of one answer run at once (:meth:`Bridges._prefetch`).
 PARALLEL_QUERIES = 3
+
+
+def _credit_savoir_faire(other: str, shared: list[str], of: int, example: str, signals, evidence) -> None:
+    """The shared-savoir-faire evidence of *other* (*shared* of the *of* savoir-faire held) and its part of
+    the ROME signal."""
+    evidence[other].append({"kind": "rome", "relation": "shared-savoir-faire", "shared": len(shared), "of": of,
+                            "example": example})
+    signals[other]["rome"] = max(signals[other].get("rome", 0.0), ROME_COMPETENCE_FACTOR * len(shared) / of)
 
 
 def _params_key(params: dict) -> tuple:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 import pyoxigraph as ox
 
 from .. import queries as queries_mod
-from ..store import json_term_to_python, query as store_query, serialized_rows, solutions_to_rows
+from ..store import json_term_to_python, query as store_query, serialized_rows
 
 Params = Mapping[str, str | Sequence[str] | None]
 Runner = Callable[[str, Params], list[dict]]

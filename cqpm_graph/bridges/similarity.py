@@ -1165,8 +1165,7 @@ class _AfterDrop:
         with spool:
             self.job.close()
             spool.seek(0)
-            for lines in iter(lambda: list(itertools.islice(spool, WRITE_CHUNK)), []):
-                self.stream.write(b"".join(lines), len(lines))
+            self.stream.write_file(spool, WRITE_CHUNK)
 
 
 def _stream_lines(stream, lines: Iterator[str]) -> None:

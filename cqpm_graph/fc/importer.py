@@ -23,7 +23,6 @@ lacks them (first build, another base URI).
 from __future__ import annotations
 
 import datetime
-import itertools
 import json
 import os
 import shutil
@@ -234,8 +233,7 @@ class ExportLoad:
                 self._later.flush()
                 self._later.seek(0)
                 with NQuadsStream(store) as stream:  # bounded batches, as the new graphs
-                    for lines in iter(lambda: list(itertools.islice(self._later, 20_000)), []):
-                        stream.write(b"".join(lines), len(lines))
+                    stream.write_file(self._later)
         finally:
             self._close()
         _move_provenance(store, self._unchanged, self.source)
