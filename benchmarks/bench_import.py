@@ -11,7 +11,11 @@ Steps, each in its own process so that its peak RSS (``resource.getrusage``, sel
    off: measured in 5);
 4. ``build``: :func:`cqpm_graph.build.build` after the import, as ``cqpm-graph build`` runs it (it starts from
    the live store and keeps the imported graphs), validation off;
-5. ``validate``: :func:`cqpm_graph.shacl_fast.validate_fast` of the whole store with every ``shapes/*.ttl``.
+5. ``validate``: :func:`cqpm_graph.shacl_fast.validate_fast` of the whole store with every ``shapes/*.ttl``;
+6. with ``--update`` (XML only): ``newer-export`` (set-up, not timed in a target) copies the store to
+   ``WORKDIR/store-update`` and writes the same export one month later with one fiche's title edited;
+   ``update`` imports it there, as a user updates with a newer export (one fiche graph and
+   ``graph/bridges`` replaced).
 
 Prints one JSON line per step and a summary with the machine's speed before and after
 (``benchmarks/calibrate.py``: the benchmark machine is shared and its speed varies); results go in
@@ -47,6 +51,26 @@ def step(name: str, args) -> dict:
         out["capacities"] = sum(len(b.capacities) for f in fiches for b in f.blocs)
         path = (write_xml_export if args.format == "xml" else write_csv_export)(fiches, args.workdir)
         out["export"], out["bytes"] = str(path), path.stat().st_size
+    elif name == "newer-export":
+        import shutil
+        import zipfile
+        shutil.copytree(args.store, args.workdir / "store-update", symlinks=True)
+        with zipfile.ZipFile(args.export) as old:
+            member = old.namelist()[0]
+            text = old.read(member).decode("utf-8")
+        start = text.index("<INTITULE>", text.index("</NUMERO_FICHE>")) + len("<INTITULE>")
+        end = text.index("</INTITULE>", start)
+        out["fiche_title"] = text[start:end]
+        text = text[:end] + " (version révisée)" + text[end:]
+        newer = args.workdir / "newer" / args.export.name.replace("-02-22", "-03-22")
+        newer.parent.mkdir(exist_ok=True)
+        with zipfile.ZipFile(newer, "w", zipfile.ZIP_DEFLATED) as new:
+            new.writestr(member.replace("-02-22", "-03-22"), text.encode("utf-8"))
+        out["export"] = str(newer)
+    elif name == "update":
+        from cqpm_graph.fc.importer import import_export
+        report = import_export(settings, args.export, validate=False, progress=lambda m: print(m, file=sys.stderr))
+        out["fiches"], out["replaced"], out["unchanged"] = report.fiches, report.replaced, report.unchanged
     elif name == "seed-build":
         from cqpm_graph.build import build
         build(settings)
@@ -113,6 +137,8 @@ def main(argv=None) -> int:
     ap.add_argument("--fiches", type=int, default=25_000)
     ap.add_argument("--format", choices=("xml", "csv"), default="xml")
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--update", action="store_true",
+                    help="then import a newer export with one fiche changed into a copy of the store (XML only)")
     ap.add_argument("--step", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--store", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--export", type=Path, default=None, help=argparse.SUPPRESS)
@@ -127,14 +153,18 @@ def main(argv=None) -> int:
     speed_before = machine_speed()
     results = {}
     export = None
-    for name in ("generate", "seed-build", "import", "build", "validate"):
+    steps = ["generate", "seed-build", "import", "build", "validate"]
+    if args.update and args.format == "xml":
+        steps += ["newer-export", "update"]
+    for name in steps:
+        target = workdir / "store-update" if name == "update" else store
         cmd = [sys.executable, __file__, "--step", name, "--fiches", str(args.fiches), "--format", args.format,
-               "--workdir", str(workdir), "--store", str(store)]
+               "--workdir", str(workdir), "--store", str(target)]
         if export:
             cmd += ["--export", export]
         line = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1]
         results[name] = json.loads(line)
-        export = results["generate"].get("export", export)
+        export = results[name].get("export", export)
         print(line, flush=True)
     total = results["import"]["seconds"] + results["build"]["seconds"]
     peak = max(results["import"]["peak_rss_mib"], results["build"]["peak_rss_mib"])

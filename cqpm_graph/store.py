@@ -107,9 +107,10 @@ def drop_graph(store: ox.Store, graph: ox.NamedNode, chunk: int = DROP_CHUNK) ->
     """Remove the named graph *graph* and its quads from *store*, in transactions of at most *chunk* quads.
 
     ``Store.remove_graph`` deletes a graph in one transaction, which holds every deletion in memory: for
-    the 1.46 M quads of a national ``graph/bridges`` it peaked at 2 GiB of RSS and took 90 s here, against
-    1 GiB and 63–75 s by chunks of 20,000–100,000 (SPARQL ``DELETE`` of a ``LIMIT``-ed sub-SELECT). A graph
-    of at most *chunk* quads is removed in one transaction.
+    the 1.46 M quads of a national ``graph/bridges`` it peaked at 2 GiB of RSS and took 90 s, against
+    1 GiB and 63–75 s by chunks of 20,000–100,000 (SPARQL ``DELETE`` of a ``LIMIT``-ed sub-SELECT; measured
+    by hand, see docs/benchmarks.md "Updating with a newer export"). A graph of at most *chunk* quads is
+    removed in one transaction.
 
     :raises OSError: from the store.
     """
