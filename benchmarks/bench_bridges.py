@@ -199,6 +199,7 @@ def national_store(args, tmp: Path):
         again = load_similarity(store, uris)
         print(f"similarity again, input unchanged: {time.perf_counter() - t:.2f} s ({again} quads written)")
         store.optimize()  # as an import of this size ends (cqpm_graph.fc.importer.COMPACT_FROM)
+        del store  # closed before new_build moves it in
     return settings, ids
 
 

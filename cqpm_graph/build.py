@@ -200,6 +200,7 @@ def build(settings: Settings, fiches_dir: Path | None = None, reference_dir: Pat
                 raise BuildError("SHACL validation failed; the previous store is kept:\n"
                                  + report.validation.to_text())
         progress("[5/5] Mise en service du nouveau graphe")
+        del store  # new_build closes it before moving it in
     report.seconds = time.monotonic() - started
     return report
 

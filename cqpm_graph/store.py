@@ -70,6 +70,13 @@ def new_build(store_dir: Path, from_live: bool = False, optimize: bool = True) -
 
     The swap is an atomic ``os.replace`` of the ``current`` symlink; the build it replaces is then
     deleted. Exceptions propagate after the half-written build is removed.
+
+    The store must be closed before its directory is moved (RocksDB keeps compacting in the background
+    and would write its files to the old path): the caller must not keep a reference to it past the
+    ``with`` block (``del store`` as its last statement, and objects holding it deleted too).
+
+    :raises RuntimeError: on exit when the caller still holds the store (a programming error: the new
+        build is then discarded and the live store kept).
     """
     store_dir = Path(store_dir)
     (store_dir / "builds").mkdir(parents=True, exist_ok=True)
@@ -84,7 +91,8 @@ def new_build(store_dir: Path, from_live: bool = False, optimize: bool = True) -
         store.flush()
         if optimize:
             store.optimize()
-        del store  # release the RocksDB lock before moving the files
+        _release(store, work)
+        del store  # the last reference: closes the database, its background compactions done
         os.replace(work, final)
     except BaseException:
         with contextlib.suppress(NameError):
@@ -97,6 +105,19 @@ def new_build(store_dir: Path, from_live: bool = False, optimize: bool = True) -
     os.replace(tmp_link, store_dir / "current")
     if previous is not None and previous != final and previous.parent == (store_dir / "builds").resolve():
         shutil.rmtree(previous, ignore_errors=True)
+
+
+def _release(store: ox.Store, work: Path) -> None:
+    """Check that *store* is referenced only by :func:`new_build` (and this call), so that deleting it closes
+    the database; raise :class:`RuntimeError` naming *work* otherwise."""
+    import gc
+    import sys
+
+    if sys.getrefcount(store) > 3:  # new_build's local, this argument, getrefcount's own
+        gc.collect()  # a reference cycle may still hold it
+    if sys.getrefcount(store) > 3:
+        raise RuntimeError(f"the build store {work} is still referenced outside `with new_build()`: "
+                           "it cannot be closed and moved (delete the caller's references in the block)")
 
 
 #: Quads deleted per transaction by :func:`drop_graph`.

@@ -43,6 +43,7 @@ def bridges_settings(built_store, tmp_path_factory):
     settings = Settings(store=tmp_path_factory.mktemp("bridges-store"), base_uri=built_store.base_uri)
     with new_build(settings.store) as store:
         _with_bridges_graph(quads, store, uris)
+        del store  # closed before new_build moves it in
     return settings
 
 

@@ -36,6 +36,7 @@ def make_base_store(store_dir: Path, with_reference: bool = False) -> Settings:
                                    (URIS.graph("nsf"), iter_nsf(URIS, data_dir() / "reference" / "nsf"))):
                 g = ox.NamedNode(str(graph))
                 store.bulk_extend([ox.Quad(t.subject, t.predicate, t.object, g) for t in triples])
+        del store  # closed before new_build moves it in
     return Settings(store=store_dir)
 
 

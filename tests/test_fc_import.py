@@ -174,6 +174,7 @@ def test_newer_export_replaces_changed_values(store, tmp_path):
     before = dump(store, FC)
     with new_build(store.store) as fresh:
         reapply_imports(fresh, URIS, store.store)
+        del fresh  # closed before new_build moves it in
     assert dump(store, FC) == before
 
 
@@ -182,6 +183,7 @@ def test_reapply_after_rebuild_gives_the_same_graphs(store):
     before = dump(store, FC)
     with new_build(store.store) as fresh:  # what `cqpm-graph build` does: a new store from scratch …
         reapply_imports(fresh, URIS, store.store)  # … then replays the imports
+        del fresh  # closed before new_build moves it in
     assert dump(store, FC) == before
 
 
@@ -257,6 +259,7 @@ def test_reapply_refuses_an_altered_copy(store):
     with pytest.raises(FCExportError, match="SHA-256"):
         with new_build(store.store) as fresh:
             reapply_imports(fresh, URIS, store.store)
+            del fresh  # closed before new_build moves it in
 
 
 def test_import_validates_with_register_shapes(store):

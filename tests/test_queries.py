@@ -55,6 +55,7 @@ def store_dir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("store")
     with new_build(path) as st:
         st.load(path=str(FIXTURE), format=ox.RdfFormat.TRIG, base_iri=BASE)
+        del st  # closed before new_build moves it in
     return path
 
 

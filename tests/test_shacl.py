@@ -401,6 +401,7 @@ def real_rome_store(tmp_path_factory):
         g.add((CERT, CQPM.romeCode, ID[f"rome/{code}"]))
     with new_build(store_dir) as store:
         _fill(store, g)
+        del store  # closed before new_build moves it in
     return store_dir
 
 
@@ -432,6 +433,7 @@ def test_cli_validates_the_store(real_rome_store, tmp_path):
     g.add((CERT, CQPM.romeCode, ID["rome/H9999"]))
     with new_build(store_dir) as store:
         _fill(store, g)
+        del store  # closed before new_build moves it in
     result = runner.invoke(cli, ["validate", "--store", str(store_dir), "--format", "json"])
     assert result.exit_code == 1, result.output
     payload = json.loads(result.output)

@@ -43,6 +43,7 @@ def endpoint(tmp_path_factory):
     store_dir = tmp_path_factory.mktemp("sparql-store")
     with new_build(store_dir) as store:
         store.load(path=str(FIXTURE), format=ox.RdfFormat.TRIG)
+        del store  # closed before new_build moves it in
     app = create_app(Settings(store=store_dir, cache_dir=tmp_path_factory.mktemp("sparql-cache")))
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)

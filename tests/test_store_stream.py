@@ -69,3 +69,26 @@ def test_drop_graph_removes_exactly_one_graph_whatever_the_chunk(chunk, tmp_path
     assert sorted(str(q) for q in store) == expected
     assert sorted(store.named_graphs(), key=str) == kept
     drop_graph(store, victim, chunk=chunk)  # already gone: nothing to do
+
+
+def test_new_build_refuses_to_move_a_store_still_referenced(tmp_path):
+    """RocksDB keeps compacting in the background: a build is moved in only once closed. A caller that keeps
+    the store past the block gets a clear error, the half-written build is discarded and the live one kept;
+    the real writers (build, import-fc) delete their references."""
+    from cqpm_graph.store import live_path, new_build
+
+    quad = ox.Quad(ox.NamedNode("https://example.org/s"), ox.NamedNode("https://example.org/p"),
+                   ox.Literal("v"), ox.NamedNode("https://example.org/g"))
+    with new_build(tmp_path) as store:
+        store.add(quad)
+        del store
+    live = live_path(tmp_path)
+    kept = []
+    with pytest.raises(RuntimeError, match=r"\.build-.*still referenced"):
+        with new_build(tmp_path, from_live=True) as store:
+            store.remove(quad)
+            kept.append(store)
+    kept.clear()
+    assert live_path(tmp_path) == live
+    assert list(ox.Store.read_only(str(live))) == [quad]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".build-")] == []

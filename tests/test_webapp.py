@@ -25,6 +25,7 @@ def build_sample_store(store_dir: Path, extra: str | None = None) -> Settings:
         store.load(path=str(FIXTURE), format=ox.RdfFormat.TRIG)
         if extra:
             store.load(input=extra.encode(), format=ox.RdfFormat.TRIG)
+        del store  # closed before new_build moves it in
     return Settings(store=store_dir)
 
 

@@ -389,6 +389,7 @@ def import_export(settings: Settings, path: Path | str, *, validate: bool = True
             if not report.validation.conforms:
                 raise ImportValidationError(report.validation)
         progress("[3/3] Mise en service du nouveau graphe")
+        del load, store  # new_build closes it before moving it in
     _keep_copy(settings.store, path, stored_as)
     entries = [e for e in read_manifest(settings.store) if e["sha256"] != sha]
     entries.append({"file": stored_as, "name": path.name, "sha256": sha, "date": report.export_date,
