@@ -384,17 +384,25 @@ def test_every_cqpm_term_written_or_queried_is_documented_in_the_ontology(import
     assert not missing, f"undocumented in ontology/: {missing}"
 
 
-def test_an_import_that_changes_fiches_replaces_graph_bridges_exactly(built_store, tmp_path, monkeypatch):
+@pytest.mark.parametrize("compact_from", [None, 1])
+def test_an_import_that_changes_fiches_replaces_graph_bridges_exactly(built_store, tmp_path, monkeypatch,
+                                                                      compact_from):
     """The seeds' graph/bridges exists; an import adds fiches: the old graph is dropped in the background (in
     chunks: a tiny chunk here, so that the drop really takes many transactions) while the new one waits in
-    its spool; the result is exactly what a computation from scratch on the final store gives."""
+    its spool; the result is exactly what a computation from scratch on the final store gives — also when
+    the import is large enough to compact the store while the shortlists are computed (as a national one)."""
+    import cqpm_graph.fc.importer as importer_mod
     import cqpm_graph.store as store_mod
     from cqpm_graph.bridges import similarity as sim
     monkeypatch.setattr(store_mod.drop_graph, "__defaults__", (25,))  # chunk=25
+    if compact_from is not None:
+        monkeypatch.setattr(importer_mod, "COMPACT_FROM", compact_from)
     settings = copy_store(built_store, tmp_path / "store")
     before = dump(settings, f"{BASE}graph/bridges")
     assert len(before) > 25 * 4
-    import_export(settings, CSV_EXPORT, validate=False)
+    said: list[str] = []
+    import_export(settings, CSV_EXPORT, validate=False, progress=said.append)
+    assert any("base compactée" in m and "pendant les listes" in m for m in said) == (compact_from is not None)
     after = dump(settings, f"{BASE}graph/bridges")
     store = ox.Store.read_only(str(live_path(settings.store)))
     scratch = ox.Store()

@@ -1040,7 +1040,9 @@ class BridgesJob:
     soon as it knows that fiches changed, else by :meth:`write`): a national one takes about a minute to
     delete, which then overlaps the reading and the computation (pyoxigraph releases the GIL). What
     :meth:`write` produces meanwhile waits in a temporary file, and goes to the loader once the old quads
-    are gone. :meth:`close` waits for the thread (call it before the store is closed or discarded).
+    are gone. :meth:`write` may also compact the store (``compact_from``) in a background thread while the
+    shortlists are computed. :meth:`close` waits for the threads (call it before the store is closed or
+    discarded).
 
     :param rows: the blocs and capacities of fiches just loaded (:class:`CorpusRows`), or ``None`` to read
         everything from the store.
@@ -1054,7 +1056,10 @@ class BridgesJob:
         self.started = time.monotonic()
         self.corpus: Corpus | None = None
         self._dropping = None
-        self._drop_error: BaseException | None = None
+        self._error: BaseException | None = None
+        self._compacting = None
+        #: whether :meth:`write` compacted the store (``compact_from``)
+        self.compacted = False
 
     def drop_old(self) -> None:
         """Start dropping the old ``graph/bridges`` (if any) in a background thread."""
@@ -1070,17 +1075,37 @@ class BridgesJob:
             try:
                 drop_graph(self.store, graph)  # in chunks: bounded memory
             except BaseException as exc:  # re-raised by close()
-                self._drop_error = exc
+                self._error = exc
         self._dropping = threading.Thread(target=drop, name="cqpm-drop-bridges", daemon=True)
         self._dropping.start()
 
+    def _compact(self) -> None:
+        """Start compacting the store (:meth:`pyoxigraph.Store.optimize`, which releases the GIL) in a
+        background thread; :meth:`close` waits for it."""
+        import threading
+        import time
+
+        def compact() -> None:
+            started = time.monotonic()
+            try:
+                self.store.optimize()
+            except BaseException as exc:  # re-raised by close()
+                self._error = exc
+            else:
+                self.progress(f"      base compactée ({time.monotonic() - started:.1f} s, pendant les listes)")
+        self._compacting = threading.Thread(target=compact, name="cqpm-compact", daemon=True)
+        self._compacting.start()
+        self.compacted = True
+
     def close(self) -> None:
-        """Wait for the drop of the old ``graph/bridges``; re-raise its error, if any."""
-        if self._dropping is not None:
-            self._dropping.join()
-            self._dropping = None
-        if self._drop_error is not None:
-            error, self._drop_error = self._drop_error, None
+        """Wait for the drop of the old ``graph/bridges`` and for the compaction; re-raise their error, if
+        any."""
+        for thread in (self._dropping, self._compacting):
+            if thread is not None:
+                thread.join()
+        self._dropping = self._compacting = None
+        if self._error is not None:
+            error, self._error = self._error, None
             raise error
 
     def read(self) -> None:
@@ -1096,8 +1121,13 @@ class BridgesJob:
         self.progress(f"      lu : {len(corpus.certs)} certifications, {len(corpus.blocs)} blocs, "
                       f"{len(corpus.capacities)} capacités ({time.monotonic() - started:.1f} s)")
 
-    def write(self, fingerprint: str) -> int:
-        """Step 2 (every load complete): replace ``graph/bridges``; returns the number of quads written."""
+    def write(self, fingerprint: str, compact_from: int | None = None) -> int:
+        """Step 2 (every load complete): replace ``graph/bridges``; returns the number of quads written.
+
+        :param compact_from: when the mappings loaded reach this many quads, compact the store while the
+            shortlists are computed (they are loaded once it is done: one small set of files beside the
+            compacted ones); ``None``: never (see :attr:`compacted`).
+        """
         import time
 
         from ..store import NQuadsStream
@@ -1124,16 +1154,21 @@ class BridgesJob:
             result.capacity_pairs = similar_capacities(corpus.capacities, on_pairs=written)
             self.progress(f"      {len(result.bloc_pairs)} blocs équivalents, {len(result.capacity_pairs)} paires de "
                           f"capacités proches ({time.monotonic() - self.started:.1f} s)")
-            stream.cut()  # indexed while the shortlists are computed
-            read_signals(store, uris, self.rows, corpus)
-            result.shortlists = shortlists(corpus, result.capacity_pairs, result.bloc_pairs)
-            result.rome_items = corpus.rome_items
-            self.corpus = None
-            _stream_lines(stream, result.header_nquads(uris))
-            _stream_lines(stream, result.shortlist_nquads(uris))
             stream.flush()
-        self.progress(f"      graph/bridges : {loader.quads} triplets en {time.monotonic() - self.started:.1f} s")
-        return loader.quads
+        # the mappings are indexed: the store can be compacted while the shortlists are computed
+        if compact_from is not None and loader.quads >= compact_from:
+            self._compact()
+        read_signals(store, uris, self.rows, corpus)
+        result.shortlists = shortlists(corpus, result.capacity_pairs, result.bloc_pairs)
+        result.rome_items = corpus.rome_items
+        self.corpus = None
+        lines = [*result.header_nquads(uris), *result.shortlist_nquads(uris)]  # ~5 quads per certification
+        if self._compacting is not None:  # a bulk load must not ingest files beside a running compaction
+            self._compacting.join()
+        store.bulk_load(("\n".join(lines) + "\n").encode("utf-8"), format=ox.RdfFormat.N_QUADS, lenient=True)
+        written = loader.quads + len(lines)
+        self.progress(f"      graph/bridges : {written} triplets en {time.monotonic() - self.started:.1f} s")
+        return written
 
 
 class _AfterDrop:

@@ -372,13 +372,15 @@ def import_export(settings: Settings, path: Path | str, *, validate: bool = True
             if not load.changed and stored_fingerprint(store, uris) == fingerprint:
                 progress("      graph/bridges à jour (empreinte des données inchangée) : conservé")
             else:
-                written += job.write(fingerprint)
+                # many bulk loads leave many overlapping files, which every query must look into: compacted,
+                # the national store answers the bridges queries 1.3-1.5 times faster (docs/benchmarks.md);
+                # the job compacts while it computes the shortlists
+                written += job.write(fingerprint, compact_from=max(0, COMPACT_FROM - written))
         finally:
             job.close()  # never leave a thread on a store about to be swapped in or discarded
+        compacted = job.compacted
         del rows, job
-        if written >= COMPACT_FROM:  # a national export, or a national graph/bridges replaced
-            # many bulk loads leave many overlapping files, which every query must look into: compacted,
-            # the national store answers the bridges queries 1.3-1.5 times faster (docs/benchmarks.md)
+        if written >= COMPACT_FROM and not compacted:  # a national export, or a national graph/bridges replaced
             started_compaction = time.monotonic()
             store.optimize()
             progress(f"      base compactée ({time.monotonic() - started_compaction:.1f} s)")
