@@ -532,3 +532,20 @@ def test_lists_of_values_and_single_values_agree(bridges_settings):
     assert single and key(single) == key(listed)
     with pytest.raises(QueryParameterError):
         render_with_lists(runner.catalogue["bridge-blocks"], {"certification": "RNCP28229", "other": ["x\" }"]})
+
+
+@pytest.mark.parametrize("distinct", [1, 2, 13, 1000])
+def test_kth_largest_is_the_partition_value(distinct):
+    """The shortlists' nomination threshold (walking distinct values from the top, partition after a few
+    steps) equals numpy's partition, ties and continuous values alike."""
+    import numpy as np
+    rng = np.random.default_rng(distinct)
+    for size in (1, 30, 200):
+        values = np.round(rng.choice(rng.random(distinct), 4000), 6)
+        assert sim._kth_largest(values, size) == np.partition(values, len(values) - size)[len(values) - size]
+
+
+def test_shortlist_text_numbers_as_written_before_the_cache():
+    values = [0.0, -0.0, 1, 1.0, 0.5, 2 / 3, 1e-7, 0.1234565, 123456.7]
+    assert [sim._NUMS[v] for v in values] == [sim._num(v) for v in values]
+    assert sim.Shortlist(1, [("RNCP1", 2 / 3, 0.0, 0, 1.0, 0.5)]).text() == "RNCP1 0.666667 0 0 1 0.5"
