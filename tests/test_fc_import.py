@@ -384,25 +384,49 @@ def test_every_cqpm_term_written_or_queried_is_documented_in_the_ontology(import
     assert not missing, f"undocumented in ontology/: {missing}"
 
 
-@pytest.mark.parametrize("compact_from", [None, 1])
-def test_an_import_that_changes_fiches_replaces_graph_bridges_exactly(built_store, tmp_path, monkeypatch,
-                                                                      compact_from):
+@pytest.mark.parametrize("case", ["spooled", "compacted"])
+def test_an_import_that_changes_fiches_replaces_graph_bridges_exactly(built_store, tmp_path, monkeypatch, case):
     """The seeds' graph/bridges exists; an import adds fiches: the old graph is dropped in the background (in
-    chunks: a tiny chunk here, so that the drop really takes many transactions) while the new one waits in
-    its spool; the result is exactly what a computation from scratch on the final store gives — also when
-    the import is large enough to compact the store while the shortlists are computed (as a national one)."""
+    chunks: a tiny chunk here, so that the drop really takes many transactions); the result is exactly what a
+    computation from scratch on the final store gives, both ways the job can go (a large import here, as a
+    national one): "spooled", the drop still running when the mappings are done: the shortlists are computed
+    meanwhile and wait in the spool with them, the store compacted at the end; "compacted", the drop over: the
+    store is compacted while the shortlists are computed, which are loaded after."""
+    import threading
+
     import cqpm_graph.fc.importer as importer_mod
     import cqpm_graph.store as store_mod
     from cqpm_graph.bridges import similarity as sim
-    monkeypatch.setattr(store_mod.drop_graph, "__defaults__", (25,))  # chunk=25
-    if compact_from is not None:
-        monkeypatch.setattr(importer_mod, "COMPACT_FROM", compact_from)
+    dropped, listed = threading.Event(), threading.Event()
+    drop, make_lists, similar = store_mod.drop_graph, sim.shortlists, sim.similar_capacities
+
+    def slow_drop(store, graph, chunk=25):
+        drop(store, graph, chunk)
+        if case == "spooled":
+            assert listed.wait(60)  # still "dropping" until the shortlists are made
+        dropped.set()
+
+    def lists(*args, **kwargs):
+        out = make_lists(*args, **kwargs)
+        listed.set()
+        return out
+
+    def capacities(*args, **kwargs):
+        if case == "compacted":
+            assert dropped.wait(60)
+        return similar(*args, **kwargs)
+    monkeypatch.setattr(store_mod, "drop_graph", slow_drop)
+    monkeypatch.setattr(sim, "shortlists", lists)
+    monkeypatch.setattr(sim, "similar_capacities", capacities)
+    monkeypatch.setattr(importer_mod, "COMPACT_FROM", 1)
     settings = copy_store(built_store, tmp_path / "store")
     before = dump(settings, f"{BASE}graph/bridges")
     assert len(before) > 25 * 4
     said: list[str] = []
     import_export(settings, CSV_EXPORT, validate=False, progress=said.append)
-    assert any("base compactée" in m and "pendant les listes" in m for m in said) == (compact_from is not None)
+    compactions = [m for m in said if "base compactée" in m]
+    assert len(compactions) == 1 and ("pendant les listes" in compactions[0]) == (case == "compacted")
+    monkeypatch.undo()  # the computation from scratch below, as it is
     after = dump(settings, f"{BASE}graph/bridges")
     store = ox.Store.read_only(str(live_path(settings.store)))
     scratch = ox.Store()

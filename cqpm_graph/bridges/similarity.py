@@ -50,7 +50,7 @@ import pyoxigraph as ox
 
 from .. import __version__
 from ..uris import URIScheme
-from .corpus import _PREFIXES, Corpus, CorpusRows, read_corpus
+from .corpus import _PREFIXES, Corpus, CorpusRows, read_corpus, read_signals
 from .corpus import rows as _rows
 
 OWL = "http://www.w3.org/2002/07/owl#"
@@ -1161,7 +1161,6 @@ class BridgesJob:
         import time
 
         from ..store import NQuadsStream
-        from .corpus import read_signals
 
         self.drop_old()
         if self.corpus is None:
@@ -1184,21 +1183,34 @@ class BridgesJob:
             result.capacity_pairs = similar_capacities(corpus.capacities, on_pairs=written)
             self.progress(f"      {len(result.bloc_pairs)} blocs équivalents, {len(result.capacity_pairs)} paires de "
                           f"capacités proches ({time.monotonic() - self.started:.1f} s)")
+            # the old graph/bridges still being deleted (an update): the shortlists are computed meanwhile
+            # and go to the spool with the mappings; else (first import) after the mappings are indexed,
+            # while the store is compacted
+            dropping = self._dropping is not None and self._dropping.is_alive()
+            if dropping:
+                lines = self._shortlist_lines(result, corpus)
+                _stream_lines(stream, iter(lines))
             stream.flush()
-        # the mappings are indexed: the store can be compacted while the shortlists are computed
-        if compact_from is not None and loader.quads >= compact_from:
-            self._compact()
-        read_signals(store, uris, self.rows, corpus)
+        if not dropping:
+            if compact_from is not None and loader.quads >= compact_from:
+                self._compact()
+            lines = self._shortlist_lines(result, corpus)
+            if self._compacting is not None:  # a bulk load must not ingest files beside a running compaction
+                self._compacting.join()
+            store.bulk_load(("\n".join(lines) + "\n").encode("utf-8"), format=ox.RdfFormat.N_QUADS, lenient=True)
+        written = loader.quads + (0 if dropping else len(lines))
+        self.progress(f"      graph/bridges : {written} triplets en {time.monotonic() - self.started:.1f} s")
+        return written
+
+
+    def _shortlist_lines(self, result: BridgesGraph, corpus: Corpus) -> list[str]:
+        """Read the signals (the loads of the fiches complete), compute the shortlists into *result*, and
+        return the mapping set's header and the shortlists as N-Quads lines (~5 per certification)."""
+        read_signals(self.store, self.uris, self.rows, corpus)
         result.shortlists = shortlists(corpus, result.capacity_pairs, result.bloc_pairs)
         result.rome_items = corpus.rome_items
         self.corpus = None
-        lines = [*result.header_nquads(uris), *result.shortlist_nquads(uris)]  # ~5 quads per certification
-        if self._compacting is not None:  # a bulk load must not ingest files beside a running compaction
-            self._compacting.join()
-        store.bulk_load(("\n".join(lines) + "\n").encode("utf-8"), format=ox.RdfFormat.N_QUADS, lenient=True)
-        written = loader.quads + len(lines)
-        self.progress(f"      graph/bridges : {written} triplets en {time.monotonic() - self.started:.1f} s")
-        return written
+        return [*result.header_nquads(self.uris), *result.shortlist_nquads(self.uris)]
 
 
 class _AfterDrop:
