@@ -91,7 +91,7 @@ def new_build(store_dir: Path, from_live: bool = False, optimize: bool = True) -
         store.flush()
         if optimize:
             store.optimize()
-        _release(store, work)
+        _check_sole_reference(store, work)
         del store  # the last reference: closes the database, its background compactions done
         os.replace(work, final)
     except BaseException:
@@ -107,7 +107,7 @@ def new_build(store_dir: Path, from_live: bool = False, optimize: bool = True) -
         shutil.rmtree(previous, ignore_errors=True)
 
 
-def _release(store: ox.Store, work: Path) -> None:
+def _check_sole_reference(store: ox.Store, work: Path) -> None:
     """Check that *store* is referenced only by :func:`new_build` (and this call), so that deleting it closes
     the database; raise :class:`RuntimeError` naming *work* otherwise."""
     import gc

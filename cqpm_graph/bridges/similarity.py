@@ -1202,7 +1202,6 @@ class BridgesJob:
         self.progress(f"      graph/bridges : {written} triplets en {time.monotonic() - self.started:.1f} s")
         return written
 
-
     def _shortlist_lines(self, result: BridgesGraph, corpus: Corpus) -> list[str]:
         """Read the signals (the loads of the fiches complete), compute the shortlists into *result*, and
         return the mapping set's header and the shortlists as N-Quads lines (~5 per certification)."""
@@ -1229,10 +1228,6 @@ class _AfterDrop:
             return
         self.flush()
         self.stream.write(text, quads)
-
-    def cut(self) -> None:
-        self.flush()
-        self.stream.cut()
 
     def flush(self) -> None:
         """Wait for the drop, then hand the spooled lines to the loader."""
