@@ -154,6 +154,8 @@ def drop_graph(store: ox.Store, graph: ox.NamedNode, chunk: int = DROP_CHUNK) ->
 #: of 700,000, two at a time, hold ~1.3 GiB at most (measured: docs/benchmarks.md). Fewer, larger calls
 #: also mean less background compaction for RocksDB (each call ingests its own files).
 STREAM_BATCH = 700_000
+#: Halvings of the first batch of an :class:`NQuadsStream` (175,000 quads, then 350,000, then 700,000).
+STREAM_RAMP = 2
 
 
 class NQuadsStream:
@@ -172,13 +174,18 @@ class NQuadsStream:
         the tests parse strictly); ``False`` for anything else.
     :param batch: quads per bulk load (:data:`STREAM_BATCH`); text is split at line ends only.
     :param loaders: bulk loads running at once (each holds up to *batch* quads in memory).
+    :param ramp: the first batches are smaller (*batch* / 2**ramp, then doubling up to *batch*), so that the
+        loaders start indexing while the caller is still producing the first full batch, instead of leaving
+        a core idle that long.
     :raises RuntimeError: from :meth:`write` / :meth:`close` when the loader rejected the text (a bug: the
         mapper writes valid N-Quads), with the loader's message.
     """
 
-    def __init__(self, store: ox.Store, lenient: bool = True, batch: int = STREAM_BATCH, loaders: int = 2):
+    def __init__(self, store: ox.Store, lenient: bool = True, batch: int = STREAM_BATCH, loaders: int = 2,
+                 ramp: int = STREAM_RAMP):
         self.store, self.error, self.quads, self.lenient = store, None, 0, lenient
         self.batch, self.loaders = max(1, batch), max(1, loaders)
+        self._limit = max(1, self.batch >> max(0, ramp))  # size of the batch being written
         self._running: list[threading.Thread] = []
         self._out = None
         self._in_batch = 0
@@ -227,8 +234,9 @@ class NQuadsStream:
 
     def write(self, text: str | bytes, quads: int) -> None:
         """Queue *text* (complete N-Quads lines holding *quads* quads; ``str`` or UTF-8 ``bytes``) for loading."""
-        if self._out is not None and self._in_batch >= self.batch:
+        if self._out is not None and self._in_batch >= self._limit:
             self._end_batch()
+            self._limit = min(self.batch, self._limit * 2)
         if self._out is None:
             self._start_batch()
         try:

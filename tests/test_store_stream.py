@@ -31,6 +31,25 @@ def test_batches_load_the_same_quads_as_one_bulk_load(batch, loaders, on_disk, t
     assert sorted(map(str, store)) == sorted(map(str, reference))
 
 
+@pytest.mark.parametrize("ramp, sizes", [(2, [10, 20, 40, 40, 40]), (0, [40] * 5)])
+def test_the_first_batches_ramp_up_to_the_batch_size(ramp, sizes):
+    """The loaders start on a quarter batch (ramp 2) while the producer writes the next, twice as large."""
+    ended = []
+
+    class Recording(NQuadsStream):
+        def _end_batch(self):
+            if self._out is not None:
+                ended.append(self._in_batch)
+            super()._end_batch()
+
+    store = ox.Store()
+    with Recording(store, batch=40, ramp=ramp) as stream:
+        for i in range(sum(sizes)):
+            stream.write(f"<http://a/{i}> <http://b> <http://c> <http://g> .\n", 1)
+    assert ended == sizes
+    assert len(store) == sum(sizes)
+
+
 def test_a_rejected_text_is_reported_after_the_producer_finishes():
     store = ox.Store()
     with pytest.raises(RuntimeError, match="refusé par pyoxigraph"):

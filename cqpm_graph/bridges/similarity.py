@@ -325,13 +325,6 @@ def equivalent_blocs(blocs: dict[str, tuple[str, str, set[str]]],
     return pairs
 
 
-def _capacity_set_key(bloc, capacity_labels: dict[str, str]) -> str:
-    keys = sorted(capacity_key(capacity_labels.get(c, "")) for c in bloc[2])
-    if not keys or not all(keys):
-        return ""
-    return "\x1f".join(keys)
-
-
 # -- capacity similarity ------------------------------------------------------------------------------------
 
 def tfidf_matrix(texts: list[str]):
