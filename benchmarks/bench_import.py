@@ -75,16 +75,16 @@ def step(name: str, args) -> dict:
         from cqpm_graph.build import build
         build(settings)
     elif name == "import":
-        import cqpm_graph.bridges.similarity as sim
+        from cqpm_graph.bridges.similarity import BridgesJob
         from cqpm_graph.fc.importer import import_export
-        original = sim.load_similarity
+        original = BridgesJob.write
 
-        def timed(*a, **k):  # the build-time bridges (graph/bridges) are part of an import: time them apart
+        def timed(job, *a, **k):  # graph/bridges is part of an import: its computation is timed apart
             t = time.monotonic()
-            out["bridges_quads"] = original(*a, **k)
+            out["bridges_quads"] = original(job, *a, **k)
             out["bridges_s"] = round(time.monotonic() - t, 1)
             return out["bridges_quads"]
-        sim.load_similarity = timed
+        BridgesJob.write = timed
         report = import_export(settings, args.export, validate=False, progress=lambda m: print(m, file=sys.stderr))
         out["fiches"], out["quads"] = report.fiches, report.quads
     elif name == "build":

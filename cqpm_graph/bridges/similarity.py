@@ -1182,16 +1182,22 @@ class BridgesJob:
             dropping = self._dropping is not None and self._dropping.is_alive()
             if dropping:
                 lines = self._shortlist_lines(result, corpus)
+                del corpus, result  # memory: the spool goes to the loaders next
                 _stream_lines(stream, iter(lines))
+                del lines
             stream.flush()
+        shortlist_quads = 0
         if not dropping:
             if compact_from is not None and loader.quads >= compact_from:
                 self._compact()
             lines = self._shortlist_lines(result, corpus)
+            del corpus, result
             if self._compacting is not None:  # a bulk load must not ingest files beside a running compaction
                 self._compacting.join()
+            shortlist_quads = len(lines)
             store.bulk_load(("\n".join(lines) + "\n").encode("utf-8"), format=ox.RdfFormat.N_QUADS, lenient=True)
-        written = loader.quads + (0 if dropping else len(lines))
+            del lines
+        written = loader.quads + shortlist_quads
         self.progress(f"      graph/bridges : {written} triplets en {time.monotonic() - self.started:.1f} s")
         return written
 
