@@ -1236,7 +1236,12 @@ class _AfterDrop:
         with spool:
             self.job.close()
             spool.seek(0)
-            self.stream.write_file(spool, WRITE_CHUNK)
+            # one loader at a time: two peaked ~350 MiB higher and were not faster (docs/benchmarks.md)
+            loaders, self.stream.loaders = self.stream.loaders, 1
+            try:
+                self.stream.write_file(spool, WRITE_CHUNK)
+            finally:
+                self.stream.loaders = loaders
 
 
 def _stream_lines(stream, lines: Iterator[str]) -> None:
