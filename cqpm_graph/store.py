@@ -246,13 +246,21 @@ class NQuadsStream:
         self._in_batch += quads
         self.quads += quads
 
-    def write_file(self, fh, lines: int = 20_000) -> None:
+    def write_file(self, fh, lines: int = 20_000, loaders: int | None = None) -> None:
         """Queue the N-Quads lines of the binary file *fh* (one quad a line, read from its current position)
-        for loading, *lines* at a time: a spool written earlier, e.g. while the loads had to wait."""
+        for loading, *lines* at a time: a spool written earlier, e.g. while the loads had to wait.
+
+        :param loaders: bulk loads at once while *fh* is loaded (fewer: less memory), then the stream's
+            own again; default: the stream's.
+        """
         import itertools
 
-        for chunk in iter(lambda: list(itertools.islice(fh, lines)), []):
-            self.write(b"".join(chunk), len(chunk))
+        own, self.loaders = self.loaders, max(1, loaders or self.loaders)
+        try:
+            for chunk in iter(lambda: list(itertools.islice(fh, lines)), []):
+                self.write(b"".join(chunk), len(chunk))
+        finally:
+            self.loaders = own
 
     def cut(self) -> None:
         """End the batch being written, so that its load completes in the background while the caller does

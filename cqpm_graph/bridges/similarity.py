@@ -1237,11 +1237,7 @@ class _AfterDrop:
             self.job.close()
             spool.seek(0)
             # one loader at a time: two peaked ~350 MiB higher and were not faster (docs/benchmarks.md)
-            loaders, self.stream.loaders = self.stream.loaders, 1
-            try:
-                self.stream.write_file(spool, WRITE_CHUNK)
-            finally:
-                self.stream.loaders = loaders
+            self.stream.write_file(spool, WRITE_CHUNK, loaders=1)
 
 
 def _stream_lines(stream, lines: Iterator[str]) -> None:
