@@ -69,7 +69,7 @@ def step(name: str, args) -> dict:
         out["export"] = str(newer)
     elif name == "update":
         from cqpm_graph.fc.importer import import_export
-        report = import_export(settings, args.export, validate=False, progress=lambda m: print(m, file=sys.stderr))
+        report = import_export(settings, args.export, validate=False, progress=_progress(started))
         out["fiches"], out["replaced"], out["unchanged"] = report.fiches, report.replaced, report.unchanged
     elif name == "seed-build":
         from cqpm_graph.build import build
@@ -85,12 +85,12 @@ def step(name: str, args) -> dict:
             out["bridges_s"] = round(time.monotonic() - t, 1)
             return out["bridges_quads"]
         BridgesJob.write = timed
-        report = import_export(settings, args.export, validate=False, progress=lambda m: print(m, file=sys.stderr))
+        report = import_export(settings, args.export, validate=False, progress=_progress(started))
         out["fiches"], out["quads"] = report.fiches, report.quads
     elif name == "build":
         # `cqpm-graph build` after the import, as a user runs it (validation measured in the next step)
         from cqpm_graph.build import build
-        report = build(settings, validate=False, progress=lambda m: print(m, file=sys.stderr))
+        report = build(settings, validate=False, progress=_progress(started))
         out["triples"] = sum(report.graphs.values())
         out["graphs"] = len(report.graphs)
     elif name == "validate":
@@ -108,6 +108,11 @@ def step(name: str, args) -> dict:
     out["peak_rss_mib"] = round(_rss_mib())
     out["cpu_s"] = _cpu_seconds()
     return out
+
+
+def _progress(started: float):
+    """The step's progress lines on stderr, each with the seconds since the step started."""
+    return lambda m: print(f"{time.monotonic() - started:6.1f} s {m}", file=sys.stderr, flush=True)
 
 
 def _cpu_seconds() -> dict:

@@ -149,10 +149,11 @@ def drop_graph(store: ox.Store, graph: ox.NamedNode, chunk: int = DROP_CHUNK) ->
     store.remove_graph(graph)
 
 
-#: Quads per bulk load of an :class:`NQuadsStream`: pyoxigraph's loader keeps every quad of a call in memory
-#: until it has indexed them (~1 KB a quad at peak) and runs up to two batches of a million at once; calls
-#: of 700,000, two at a time, hold ~1.3 GiB at most (measured: docs/benchmarks.md). Fewer, larger calls
-#: also mean less background compaction for RocksDB (each call ingests its own files).
+#: Quads per bulk load of an :class:`NQuadsStream`: pyoxigraph's loader keeps the quads of a call in memory,
+#: by batches of a million, until it has indexed them (~1 KB a quad at peak: a call of 1 M quads peaked at
+#: 0.95 GiB, of 2 M at 1.5 GiB, of 3.5 M at 1.7 GiB); calls of 700,000, two at a time, hold ~1.3 GiB at most
+#: (measured: docs/benchmarks.md). Each call ingests its own files when it ends: fewer calls also mean less
+#: compaction for RocksDB (see ``batch=None``).
 STREAM_BATCH = 700_000
 #: Halvings of the first batch of an :class:`NQuadsStream` (175,000 quads, then 350,000, then 700,000).
 STREAM_RAMP = 2
@@ -172,7 +173,11 @@ class NQuadsStream:
     :param lenient: skip the loader's IRI validation (pyoxigraph's ``lenient``, ~12 % less CPU): for text
         this project writes itself from IRIs it minted (the mappers' and the similarity's output, which
         the tests parse strictly); ``False`` for anything else.
-    :param batch: quads per bulk load (:data:`STREAM_BATCH`); text is split at line ends only.
+    :param batch: quads per bulk load (:data:`STREAM_BATCH`); text is split at line ends only. ``None``: one
+        bulk load for the whole stream — pyoxigraph then batches by itself (a million quads a batch, ~1 KB a
+        quad at peak: 1.4 GiB at most, measured) and ingests every file it wrote at once when the stream ends,
+        so that RocksDB compacts the data once instead of again after every batch (an import's compactions:
+        35 s of CPU → 10 s; docs/benchmarks.md); nothing of it is visible before :meth:`close`.
     :param loaders: bulk loads running at once (each holds up to *batch* quads in memory).
     :param ramp: the first batches are smaller (*batch* / 2**ramp, then doubling up to *batch*), so that the
         loaders start indexing while the caller is still producing the first full batch, instead of leaving
@@ -181,11 +186,12 @@ class NQuadsStream:
         mapper writes valid N-Quads), with the loader's message.
     """
 
-    def __init__(self, store: ox.Store, lenient: bool = True, batch: int = STREAM_BATCH, loaders: int = 2,
+    def __init__(self, store: ox.Store, lenient: bool = True, batch: int | None = STREAM_BATCH, loaders: int = 2,
                  ramp: int = STREAM_RAMP):
         self.store, self.error, self.quads, self.lenient = store, None, 0, lenient
-        self.batch, self.loaders = max(1, batch), max(1, loaders)
-        self._limit = max(1, self.batch >> max(0, ramp))  # size of the batch being written
+        self.batch, self.loaders = (None if batch is None else max(1, batch)), max(1, loaders)
+        # size of the batch being written
+        self._limit = float("inf") if batch is None else max(1, self.batch >> max(0, ramp))
         self._running: list[threading.Thread] = []
         self._out = None
         self._in_batch = 0
@@ -236,7 +242,7 @@ class NQuadsStream:
         """Queue *text* (complete N-Quads lines holding *quads* quads; ``str`` or UTF-8 ``bytes``) for loading."""
         if self._out is not None and self._in_batch >= self._limit:
             self._end_batch()
-            self._limit = min(self.batch, self._limit * 2)
+            self._limit = min(self.batch, self._limit * 2)  # batch is not None: the limit was reached
         if self._out is None:
             self._start_batch()
         try:
@@ -266,6 +272,12 @@ class NQuadsStream:
         """End the batch being written, so that its load completes in the background while the caller does
         something else (:meth:`close` waits for it); a later :meth:`write` starts a new batch."""
         self._end_batch()
+
+    def join(self) -> None:
+        """Wait for the loads of the batches ended so far (:meth:`cut`), from any thread; unlike :meth:`close`,
+        reports no error and ends nothing."""
+        for thread in list(self._running):
+            thread.join()
 
     def close(self) -> None:
         """Finish loading (blocks until every load is done)."""

@@ -81,9 +81,10 @@ CANDIDATES = 4
 CHUNK = 4000
 #: Wordings tokenised at once (memory bound).
 TOKEN_CHUNK = 20_000
-#: Quads per bulk load when writing ``graph/bridges`` (:class:`cqpm_graph.store.NQuadsStream`).
-BRIDGES_BATCH = 400_000
-#: Lines per write to the bulk loader's pipe when writing ``graph/bridges``.
+#: Quads per bulk load when writing the mappings of ``graph/bridges`` (:class:`BridgesJob`): a national graph
+#: in two calls (~0.7 GiB each, one after the other, beside the corpus in memory).
+BRIDGES_BATCH = 700_000
+#: Lines per write to the spool of ``graph/bridges``.
 WRITE_CHUNK = 20_000
 #: Candidate certifications stored per certification (``cqpm:BridgeShortlist``).
 SHORTLIST = 30
@@ -1051,21 +1052,27 @@ def stored_fingerprint(store: ox.Store, uris: URIScheme) -> str | None:
 
 
 class BridgesJob:
-    """Compute and write ``graph/bridges`` in two steps, so that an import overlaps them with its loading:
+    """Compute and write ``graph/bridges`` in three steps, so that an import overlaps them with its loading:
 
     1. :meth:`read` reads the certifications, blocs and capacities — the rows in hand and the other graphs
        only, which the import does not write: it may run while the import's graphs are being bulk-loaded;
-    2. :meth:`write`, once every load is complete, computes the bloc equivalences, the capacity
-       similarities (streamed to the bulk loader chunk by chunk, as they come: the loader indexes them while
-       the next chunks are computed) and the shortlists (lineage, ROME and NSF read then).
+    2. :meth:`map` computes the bloc equivalences and the capacity similarities and writes their mappings to
+       a spool on disk (needs nothing from the store: it too may run while the import's graphs load);
+    3. :meth:`write`, once every load is complete, compacts the store (``compact_from``) in a background
+       thread, unless :meth:`compact_after` already started it (an import: as soon as its new graphs are
+       loaded, while :meth:`map` runs), loads the spool in another while the shortlists are computed
+       (lineage, ROME and NSF read then), and loads the shortlists last.
+
+    The spool is loaded in calls of :data:`BRIDGES_BATCH` quads: a national ``graph/bridges`` adds two or
+    three sets of files to the compacted store, instead of a set per batch compacted again and again while
+    the import runs (RocksDB's compactions of a national import: 35 s of CPU before, 14–17 s now).
 
     The old ``graph/bridges`` is dropped in a background thread (:meth:`drop_old`, started by the import as
     soon as it knows that fiches changed, else by :meth:`write`): a national one takes about a minute to
-    delete, which then overlaps the reading and the computation (pyoxigraph releases the GIL). What
-    :meth:`write` produces meanwhile waits in a temporary file, and goes to the loader once the old quads
-    are gone. :meth:`write` may also compact the store (``compact_from``) in a background thread while the
-    shortlists are computed. :meth:`close` waits for the threads (call it before the store is closed or
-    discarded).
+    delete, which then overlaps the reading and the computation (pyoxigraph releases the GIL); the spool is
+    loaded once the old quads are gone (a bulk load must not write the keys a transaction is deleting), the
+    shortlists computed meanwhile if the drop is still running. :meth:`close` waits for the threads (call it
+    before the store is closed or discarded).
 
     :param rows: the blocs and capacities of fiches just loaded (:class:`CorpusRows`), or ``None`` to read
         everything from the store.
@@ -1078,10 +1085,13 @@ class BridgesJob:
         self.store, self.uris, self.rows, self.progress = store, uris, rows, progress
         self.started = time.monotonic()
         self.corpus: Corpus | None = None
+        self._result: BridgesGraph | None = None
+        self._spool: _Spool | None = None
         self._dropping = None
         self._error: BaseException | None = None
         self._compacting = None
-        #: whether :meth:`write` compacted the store (``compact_from``)
+        self._closing = False
+        #: whether the job compacted the store (:meth:`compact_after`, ``compact_from``)
         self.compacted = False
 
     def drop_old(self) -> None:
@@ -1102,31 +1112,50 @@ class BridgesJob:
         self._dropping = threading.Thread(target=drop, name="cqpm-drop-bridges", daemon=True)
         self._dropping.start()
 
-    def _compact(self) -> None:
+    def compact_after(self, ready) -> None:
+        """Compact the store in a background thread once ``ready()`` returns and the old ``graph/bridges`` is
+        dropped (an import: once its new graphs are loaded), while this job computes; :meth:`write` then
+        loads ``graph/bridges`` after it, and does not compact again."""
+        self._compact(", pendant le calcul des similarités", ready)
+
+    def _compact(self, during: str, ready=None) -> None:
         """Start compacting the store (:meth:`pyoxigraph.Store.optimize`, which releases the GIL) in a
-        background thread; :meth:`close` waits for it."""
+        background thread, after ``ready()`` and the drop of the old graph if given; :meth:`close` waits for
+        it. *during* ends its progress line."""
         import threading
         import time
 
         def compact() -> None:
-            started = time.monotonic()
             try:
+                if ready is not None:
+                    ready()
+                    if self._dropping is not None:
+                        self._dropping.join()
+                if self._error is not None or self._closing:
+                    return  # the job failed or is abandoned: the store will be discarded
+                started = time.monotonic()
                 self.store.optimize()
+                self.progress(f"      base compactée ({time.monotonic() - started:.1f} s{during})")
             except BaseException as exc:  # re-raised by close()
                 self._error = exc
-            else:
-                self.progress(f"      base compactée ({time.monotonic() - started:.1f} s, pendant les listes)")
         self._compacting = threading.Thread(target=compact, name="cqpm-compact", daemon=True)
         self._compacting.start()
         self.compacted = True
 
     def close(self) -> None:
         """Wait for the drop of the old ``graph/bridges`` and for the compaction; re-raise their error, if
-        any."""
+        any; delete the spool."""
+        self._closing = True  # a compaction still waiting to start is not needed any more
         for thread in (self._dropping, self._compacting):
             if thread is not None:
                 thread.join()
         self._dropping = self._compacting = None
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+        self._raise()
+
+    def _raise(self) -> None:
         if self._error is not None:
             error, self._error = self._error, None
             raise error
@@ -1144,60 +1173,73 @@ class BridgesJob:
         self.progress(f"      lu : {len(corpus.certs)} certifications, {len(corpus.blocs)} blocs, "
                       f"{len(corpus.capacities)} capacités ({time.monotonic() - started:.1f} s)")
 
-    def write(self, fingerprint: str, compact_from: int | None = None) -> int:
-        """Step 2 (every load complete): replace ``graph/bridges``; returns the number of quads written.
-
-        :param compact_from: when the mappings loaded reach this many quads, compact the store while the
-            shortlists are computed (they are loaded once it is done: one small set of files beside the
-            compacted ones); ``None``: never (see :attr:`compacted`).
-        """
+    def map(self) -> None:
+        """Step 2: the bloc equivalences and capacity similarities, their mappings written to the spool."""
         import time
 
-        from ..store import NQuadsStream
-
-        self.drop_old()
         if self.corpus is None:
             self.read()
-        store, uris, corpus = self.store, self.uris, self.corpus
-        result = BridgesGraph({}, {}, {}, fingerprint)
+        corpus, uris = self.corpus, self.uris
+        result = self._result = BridgesGraph({}, {}, {})
+        spool = self._spool = _Spool()
         g = f"<{uris.graph('bridges')}>"
-        # our own N-Quads: loaded leniently while the rest is computed, in smaller batches than an
-        # import's (the corpus and the mappings are in memory meanwhile)
-        with NQuadsStream(store, batch=BRIDGES_BATCH) as loader:
-            stream = _AfterDrop(loader, self)
-            labels = {iri: words[0] for iri, (_cert, words) in corpus.capacities.items()}
-            result.bloc_pairs = equivalent_blocs(corpus.blocs, labels)
-            del labels
-            _stream_lines(stream, result.mapping_nquads(uris))
+        labels = {iri: words[0] for iri, (_cert, words) in corpus.capacities.items()}
+        result.bloc_pairs = equivalent_blocs(corpus.blocs, labels)
+        del labels
+        spool.write_lines(result.mapping_nquads(uris))
 
-            def written(pairs: list) -> None:
-                _stream_lines(stream, (line for (a, b), score in pairs for line in _mapping_lines(
-                    uris, g, a, b, "closeMatch" if score >= CLOSE_MATCH else "relatedMatch", score, METHOD_TFIDF)))
-            result.capacity_pairs = similar_capacities(corpus.capacities, on_pairs=written)
-            self.progress(f"      {len(result.bloc_pairs)} blocs équivalents, {len(result.capacity_pairs)} paires de "
-                          f"capacités proches ({time.monotonic() - self.started:.1f} s)")
-            # the old graph/bridges still being deleted (an update): the shortlists are computed meanwhile
-            # and go to the spool with the mappings; else (first import) after the mappings are indexed,
-            # while the store is compacted
-            dropping = self._dropping is not None and self._dropping.is_alive()
-            if dropping:
+        def written(pairs: list) -> None:
+            spool.write_lines(line for (a, b), score in pairs for line in _mapping_lines(
+                uris, g, a, b, "closeMatch" if score >= CLOSE_MATCH else "relatedMatch", score, METHOD_TFIDF))
+        result.capacity_pairs = similar_capacities(corpus.capacities, on_pairs=written)
+        spool.end()
+        self.progress(f"      {len(result.bloc_pairs)} blocs équivalents, {len(result.capacity_pairs)} paires de "
+                      f"capacités proches ({time.monotonic() - self.started:.1f} s)")
+
+    def write(self, fingerprint: str, compact_from: int | None = None) -> int:
+        """Step 3 (every load of the caller complete): replace ``graph/bridges``; returns the number of quads
+        written.
+
+        :param compact_from: when the mappings reach this many quads, compact the store while they are
+            loaded and the shortlists computed (see the class doc), unless :meth:`compact_after` did;
+            ``None``: never (see :attr:`compacted`).
+        """
+        import threading
+        import time
+
+        self.drop_old()
+        if self._result is None:
+            self.map()
+        result, corpus, spool = self._result, self.corpus, self._spool
+        result.fingerprint = fingerprint
+        lines = None
+        if self._dropping is not None and self._dropping.is_alive():
+            lines = self._shortlist_lines(result, corpus)  # while the old graph is still being deleted
+        if self._dropping is not None:
+            self._dropping.join()
+            self._raise()
+        if self._compacting is None and compact_from is not None and spool.quads >= compact_from:
+            self._compact(", pendant les listes" if lines is None else "")
+
+        def load() -> None:
+            # beside the compaction, if any: RocksDB ingests the files at a level the compaction does not
+            # write (measured: import 56.7 s → 53.2 s against loading after it; docs/benchmarks.md)
+            try:
+                spool.load(self.store)
+            except BaseException as exc:  # re-raised below
+                self._error = self._error or exc
+        loading = threading.Thread(target=load, name="cqpm-load-bridges", daemon=True)
+        loading.start()
+        try:
+            if lines is None:
                 lines = self._shortlist_lines(result, corpus)
-                del corpus, result  # memory: the spool goes to the loaders next
-                _stream_lines(stream, iter(lines))
-                del lines
-            stream.flush()
-        shortlist_quads = 0
-        if not dropping:
-            if compact_from is not None and loader.quads >= compact_from:
-                self._compact()
-            lines = self._shortlist_lines(result, corpus)
-            del corpus, result
-            if self._compacting is not None:  # a bulk load must not ingest files beside a running compaction
-                self._compacting.join()
-            shortlist_quads = len(lines)
-            store.bulk_load(("\n".join(lines) + "\n").encode("utf-8"), format=ox.RdfFormat.N_QUADS, lenient=True)
-            del lines
-        written = loader.quads + shortlist_quads
+        finally:
+            loading.join()
+        self._result = None
+        del corpus, result
+        self._raise()
+        self.store.bulk_load(("\n".join(lines) + "\n").encode("utf-8"), format=ox.RdfFormat.N_QUADS, lenient=True)
+        written = spool.quads + len(lines)
         self.progress(f"      graph/bridges : {written} triplets en {time.monotonic() - self.started:.1f} s")
         return written
 
@@ -1211,44 +1253,55 @@ class BridgesJob:
         return [*result.header_nquads(self.uris), *result.shortlist_nquads(self.uris)]
 
 
-class _AfterDrop:
-    """Writes to the loader *stream* once the *job*'s drop of the old ``graph/bridges`` is over; until then
-    into a temporary file (a bulk load must not write the keys a transaction is deleting)."""
+class _Spool:
+    """N-Quads lines of our own, written to temporary files of at most :data:`BRIDGES_BATCH` quads each, and
+    bulk-loaded later file by file (one loader call each: bounded memory, one set of RocksDB files each)."""
 
-    def __init__(self, stream, job: BridgesJob):
+    def __init__(self):
         import tempfile
 
-        self.stream, self.job = stream, job
-        self.spool = tempfile.TemporaryFile() if job._dropping is not None else None
+        self._dir = tempfile.TemporaryDirectory(prefix="cqpm-bridges-")
+        self.files: list[str] = []
+        self.quads = 0
+        self._out = None
+        self._in_file = 0
 
-    def write(self, text: str, quads: int) -> None:
-        if self.spool is not None and self.job._dropping.is_alive():
-            self.spool.write(text.encode("utf-8"))
-            return
-        self.flush()
-        self.stream.write(text, quads)
+    def write_lines(self, lines: Iterator[str]) -> None:
+        chunk: list[str] = []
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) >= WRITE_CHUNK:
+                self._write(chunk)
+                chunk = []
+        if chunk:
+            self._write(chunk)
 
-    def flush(self) -> None:
-        """Wait for the drop, then hand the spooled lines to the loader."""
-        if self.spool is None:
-            return
-        spool, self.spool = self.spool, None
-        with spool:
-            self.job.close()
-            spool.seek(0)
-            # one loader at a time: two peaked ~350 MiB higher and were not faster (docs/benchmarks.md)
-            self.stream.write_file(spool, WRITE_CHUNK, loaders=1)
+    def _write(self, chunk: list[str]) -> None:
+        import os
 
+        if self._out is None or self._in_file >= BRIDGES_BATCH:
+            self.end()
+            self.files.append(os.path.join(self._dir.name, f"{len(self.files)}.nq"))
+            self._out = open(self.files[-1], "wb", buffering=1 << 20)
+        self._out.write(("\n".join(chunk) + "\n").encode("utf-8"))
+        self._in_file += len(chunk)
+        self.quads += len(chunk)
 
-def _stream_lines(stream, lines: Iterator[str]) -> None:
-    chunk: list[str] = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) >= WRITE_CHUNK:
-            stream.write("\n".join(chunk) + "\n", len(chunk))
-            chunk = []
-    if chunk:
-        stream.write("\n".join(chunk) + "\n", len(chunk))
+    def end(self) -> None:
+        """Close the file being written (call before :meth:`load`)."""
+        if self._out is not None:
+            self._out.close()
+            self._out, self._in_file = None, 0
+
+    def load(self, store: ox.Store) -> None:
+        """Bulk-load every file, one after the other (lenient: IRIs this project minted)."""
+        self.end()
+        for path in self.files:
+            store.bulk_load(path=path, format=ox.RdfFormat.N_QUADS, lenient=True)
+
+    def close(self) -> None:
+        self.end()
+        self._dir.cleanup()
 
 
 def load_similarity(store: ox.Store, uris: URIScheme, progress=lambda _m: None, force: bool = False,
@@ -1258,8 +1311,8 @@ def load_similarity(store: ox.Store, uris: URIScheme, progress=lambda _m: None, 
 
     When *store* already holds a ``graph/bridges`` whose input fingerprint (:func:`input_fingerprint`)
     equals the current one, it is kept and nothing is computed (returns 0) unless *force*. Otherwise the old
-    graph is dropped (in the background, in chunks) and the new one streamed to the bulk loader while it is
-    written (:class:`cqpm_graph.store.NQuadsStream`).
+    graph is dropped (in the background, in chunks) and the new one written to a spool, then bulk-loaded
+    (:class:`BridgesJob`).
 
     :param store: a writable pyoxigraph store holding the certifications (call after fiches and imports are
         loaded).

@@ -178,7 +178,9 @@ class ExportLoad:
         seen: set[str] = set()
         started = time.monotonic()
         self._later = tempfile.TemporaryFile(mode="w+b")
-        self._stream = stream = NQuadsStream(store)
+        # one bulk load for every new graph: its files are ingested at once when it ends (:meth:`finish`), so
+        # that RocksDB compacts them once (NQuadsStream, batch=None)
+        self._stream = stream = NQuadsStream(store, batch=None)
         try:
             for fiche in fiches:
                 if fiche.number in seen:  # the CSV reader checks this itself, with the line
@@ -204,12 +206,18 @@ class ExportLoad:
         except BaseException:
             self._close()
             raise
-        stream.cut()  # the last batch is loaded in the background
+        stream.cut()  # the loader finishes in the background
         report.fiches = len(seen)
         report.replaced = len(self._replaced)
         report.unchanged = len(self._unchanged)
         self.changed = report.fiches - report.unchanged
         self.changed_quads = stream.quads + self._later.tell()  # bytes for the replaced: an upper bound
+
+    def wait_loaded(self) -> None:
+        """After :meth:`read`, from any thread: wait until the new graphs are loaded (the replaced ones are
+        loaded by :meth:`finish`)."""
+        if self._stream is not None:
+            self._stream.join()
 
     def _close(self) -> None:
         try:
@@ -355,8 +363,8 @@ def import_export(settings: Settings, path: Path | str, *, validate: bool = True
                           rows=rows)
         load.read()
         # The bridges between certifications depend on every certification. When fiches changed, their
-        # wordings are read while the last graphs are being indexed (from the rows and the other graphs
-        # only), the similarities computed once the loads are complete.
+        # wordings are read (from the rows and the other graphs only) and the bloc and capacity similarities
+        # computed while the loader is still indexing the new graphs; the shortlists once it is done.
         job = BridgesJob(store, uris, rows, progress)
         written = load.changed_quads
         try:
@@ -364,7 +372,12 @@ def import_export(settings: Settings, path: Path | str, *, validate: bool = True
                 # a changed or new fiche changes the input fingerprint: the old graph/bridges goes, in the
                 # background while the rest is read and computed
                 job.drop_old()
+                if written >= COMPACT_FROM and not report.replaced:
+                    # the store is compacted as soon as the new graphs are in, while the similarities are
+                    # computed (graph/bridges is loaded after it)
+                    job.compact_after(load.wait_loaded)
                 job.read()
+                job.map()
             load.finish()
             progress(f"      {report.fiches} fiches, {report.quads} triplets ({report.replaced} graphes remplacés, "
                      f"{report.unchanged} inchangés)")
@@ -372,9 +385,9 @@ def import_export(settings: Settings, path: Path | str, *, validate: bool = True
             if not load.changed and stored_fingerprint(store, uris) == fingerprint:
                 progress("      graph/bridges à jour (empreinte des données inchangée) : conservé")
             else:
-                # many bulk loads leave many overlapping files, which every query must look into: compacted,
-                # the national store answers the bridges queries 1.3-1.5 times faster (docs/benchmarks.md);
-                # the job compacts while it computes the shortlists
+                # bulk loads leave overlapping files, which every query must look into: compacted, the
+                # national store answers the bridges queries 1.3-1.5 times faster (docs/benchmarks.md); the
+                # job compacts while it computes the shortlists, before it loads graph/bridges
                 written += job.write(fingerprint, compact_from=max(0, COMPACT_FROM - written))
         finally:
             job.close()  # never leave a thread on a store about to be swapped in or discarded
