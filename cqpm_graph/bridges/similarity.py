@@ -1215,6 +1215,8 @@ class BridgesJob:
         lines = None
         if self._dropping is not None and self._dropping.is_alive():
             lines = self._shortlist_lines(result, corpus)  # while the old graph is still being deleted
+            self._result = None
+            del corpus, result  # memory: the spool goes to the loader next
         if self._dropping is not None:
             self._dropping.join()
             self._raise()
@@ -1233,10 +1235,10 @@ class BridgesJob:
         try:
             if lines is None:
                 lines = self._shortlist_lines(result, corpus)
+                self._result = None
+                del corpus, result
         finally:
             loading.join()
-        self._result = None
-        del corpus, result
         self._raise()
         self.store.bulk_load(("\n".join(lines) + "\n").encode("utf-8"), format=ox.RdfFormat.N_QUADS, lenient=True)
         written = spool.quads + len(lines)

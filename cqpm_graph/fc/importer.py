@@ -5,9 +5,10 @@
 1. reads the export (CSV zip, XML zip or plain XML — :func:`read_export`) as a stream of fiches;
 2. in a copy of the live store (:func:`cqpm_graph.store.new_build` with ``from_live=True``) drops the graph
    ``graph/france-competences/<number>`` of every fiche being imported and bulk-loads the new quads,
-   streamed to the loader while the export is read (:class:`NQuadsStream`); describes the export and the
-   concepts it names in
-   ``graph/import/france-competences/<export file stem>``;
+   streamed to one bulk load while the export is read (:class:`NQuadsStream`, ``batch=None``); describes the
+   export and the concepts it names in ``graph/import/france-competences/<export file stem>``; recomputes
+   ``graph/bridges`` when fiches changed (:class:`~cqpm_graph.bridges.similarity.BridgesJob`: the
+   similarities while the new graphs are indexed, then the store compacted while the rest is loaded);
 3. validates the result with the SHACL shapes (:mod:`cqpm_graph.shacl_fast`) — a violation aborts;
 4. keeps a copy of the export under ``<store>/imports/`` listed in ``imports/manifest.json``, and swaps
    the new store in.
