@@ -151,8 +151,8 @@ def drop_graph(store: ox.Store, graph: ox.NamedNode, chunk: int = DROP_CHUNK) ->
 
 #: Quads per bulk load of an :class:`NQuadsStream`: pyoxigraph's loader keeps the quads of a call in memory,
 #: by batches of a million, until it has indexed them (~1 KB a quad at peak: a call of 1 M quads peaked at
-#: 0.95 GiB, of 2 M at 1.5 GiB, of 3.5 M at 1.7 GiB); calls of 700,000, two at a time, hold ~1.3 GiB at most
-#: (measured: docs/benchmarks.md). Each call ingests its own files when it ends: fewer calls also mean less
+#: 0.94 GiB, of 2 M at 1.4 GiB, of 3.5 M at 1.7 GiB, of 6.2 M at 1.9 GiB — ``benchmarks/bench_bulk_load.py``);
+#: calls of 700,000, two at a time, hold ~1.3 GiB at most (measured: docs/benchmarks.md). Each call ingests its own files when it ends: fewer calls also mean less
 #: compaction for RocksDB (see ``batch=None``).
 STREAM_BATCH = 700_000
 #: Halvings of the first batch of an :class:`NQuadsStream` (175,000 quads, then 350,000, then 700,000).
@@ -175,9 +175,9 @@ class NQuadsStream:
         the tests parse strictly); ``False`` for anything else.
     :param batch: quads per bulk load (:data:`STREAM_BATCH`); text is split at line ends only. ``None``: one
         bulk load for the whole stream — pyoxigraph then batches by itself (a million quads a batch, ~1 KB a
-        quad at peak: 1.4 GiB at most, measured) and ingests every file it wrote at once when the stream ends,
+        quad at peak: 1.9 GiB at most, fed as fast as it parses; see :data:`STREAM_BATCH`) and ingests every file it wrote at once when the stream ends,
         so that RocksDB compacts the data once instead of again after every batch (an import's compactions:
-        35 s of CPU → 10 s; docs/benchmarks.md); nothing of it is visible before :meth:`close`.
+        35 s of CPU → 14–17 s; docs/benchmarks.md); nothing of it is visible before :meth:`close`.
     :param loaders: bulk loads running at once (each holds up to *batch* quads in memory).
     :param ramp: the first batches are smaller (*batch* / 2**ramp, then doubling up to *batch*), so that the
         loaders start indexing while the caller is still producing the first full batch, instead of leaving
@@ -252,21 +252,13 @@ class NQuadsStream:
         self._in_batch += quads
         self.quads += quads
 
-    def write_file(self, fh, lines: int = 20_000, loaders: int | None = None) -> None:
+    def write_file(self, fh, lines: int = 20_000) -> None:
         """Queue the N-Quads lines of the binary file *fh* (one quad a line, read from its current position)
-        for loading, *lines* at a time: a spool written earlier, e.g. while the loads had to wait.
-
-        :param loaders: bulk loads at once while *fh* is loaded (fewer: less memory), then the stream's
-            own again; default: the stream's.
-        """
+        for loading, *lines* at a time: a spool written earlier, e.g. while the loads had to wait."""
         import itertools
 
-        own, self.loaders = self.loaders, max(1, loaders or self.loaders)
-        try:
-            for chunk in iter(lambda: list(itertools.islice(fh, lines)), []):
-                self.write(b"".join(chunk), len(chunk))
-        finally:
-            self.loaders = own
+        for chunk in iter(lambda: list(itertools.islice(fh, lines)), []):
+            self.write(b"".join(chunk), len(chunk))
 
     def cut(self) -> None:
         """End the batch being written, so that its load completes in the background while the caller does

@@ -1115,7 +1115,7 @@ class BridgesJob:
     def compact_after(self, ready) -> None:
         """Compact the store in a background thread once ``ready()`` returns and the old ``graph/bridges`` is
         dropped (an import: once its new graphs are loaded), while this job computes; :meth:`write` then
-        loads ``graph/bridges`` after it, and does not compact again."""
+        does not compact again (it loads ``graph/bridges`` beside this compaction)."""
         self._compact(", pendant le calcul des similarités", ready)
 
     def _compact(self, during: str, ready=None) -> None:

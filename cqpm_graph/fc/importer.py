@@ -375,7 +375,7 @@ def import_export(settings: Settings, path: Path | str, *, validate: bool = True
                 job.drop_old()
                 if written >= COMPACT_FROM and not report.replaced:
                     # the store is compacted as soon as the new graphs are in, while the similarities are
-                    # computed (graph/bridges is loaded after it)
+                    # computed (replaced graphs are loaded later, by finish(): then the job compacts)
                     job.compact_after(load.wait_loaded)
                 job.read()
                 job.map()
@@ -387,8 +387,8 @@ def import_export(settings: Settings, path: Path | str, *, validate: bool = True
                 progress("      graph/bridges à jour (empreinte des données inchangée) : conservé")
             else:
                 # bulk loads leave overlapping files, which every query must look into: compacted, the
-                # national store answers the bridges queries 1.3-1.5 times faster (docs/benchmarks.md); the
-                # job compacts while it computes the shortlists, before it loads graph/bridges
+                # national store answers the bridges queries 1.3-1.5 times faster (docs/benchmarks.md); unless
+                # compact_after did, the job compacts while it loads graph/bridges and computes the shortlists
                 written += job.write(fingerprint, compact_from=max(0, COMPACT_FROM - written))
         finally:
             job.close()  # never leave a thread on a store about to be swapped in or discarded
